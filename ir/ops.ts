@@ -20,6 +20,7 @@ import { RNN_OPS } from "./ops/rnn.ts";
 import { SIGNAL_OPS } from "./ops/signal.ts";
 import { MISC_OPS } from "./ops/misc.ts";
 import { FUSED_OPS } from "./ops/fused.ts";
+import { FUSED_ELEMENTWISE_OPS } from "./ops/fused-elementwise.ts";
 
 export const OP_INFO = {
   ...ELEMENTWISE_OPS,
@@ -35,6 +36,7 @@ export const OP_INFO = {
   ...SIGNAL_OPS,
   ...MISC_OPS,
   ...FUSED_OPS,
+  ...FUSED_ELEMENTWISE_OPS,
 } satisfies Record<string, OpInfo>;
 
 export type OpKind = keyof typeof OP_INFO;

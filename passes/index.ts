@@ -8,7 +8,11 @@ import { pass as simplify } from "./simplify.ts";
 import { pass as foldBatchnorm } from "./fold-batchnorm.ts";
 import { pass as fuseEpilogue } from "./fuse-epilogue.ts";
 import { pass as lowerControlFlow } from "./lower-control-flow.ts";
+import { pass as fuseNorm } from "./fuse-norm.ts";
+import { pass as fuseAttention } from "./fuse-attention.ts";
+import { pass as fuseElementwise } from "./fuse-elementwise.ts";
 
 export const PASSES: Readonly<Record<string, Pass>> = Object.fromEntries(
-  [inferShapes, foldConstants, eliminateDead, eliminateCommon, simplify, foldBatchnorm, fuseEpilogue, lowerControlFlow].map((p) => [p.name, p]),
+  [inferShapes, foldConstants, eliminateDead, eliminateCommon, simplify, foldBatchnorm, fuseEpilogue, lowerControlFlow,
+    fuseNorm, fuseAttention, fuseElementwise].map((p) => [p.name, p]),
 );

@@ -24,7 +24,10 @@ const STATIC = ["infer-shapes", "fold-constants", "lower-control-flow", "infer-s
 
 const O1 = [...STATIC, "simplify", "eliminate-common", "eliminate-dead"];
 
-const O2 = [...STATIC, "simplify", "fold-batchnorm", "eliminate-common", "fuse-epilogue", "eliminate-dead"];
+const O2 = [
+  ...STATIC, "simplify", "fold-batchnorm", "eliminate-common", "fuse-norm", "fuse-attention", "fuse-epilogue", "fuse-elementwise",
+  "eliminate-dead",
+];
 
 export const PIPELINES: Readonly<Record<string, readonly string[]>> = { O0: STATIC, O1, O2, O3: O2 };
 
