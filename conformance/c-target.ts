@@ -41,7 +41,12 @@ function allStatic(model: Model): boolean {
   return [...g.inputs, ...g.nodes.flatMap((n) => n.outputs)].every((v) => staticShape(v.type) !== undefined);
 }
 
-export function runOnC(model: Model, inputs: readonly (RValue | undefined)[]): (RValue | undefined)[] {
+export interface RunOnCOptions {
+  /** C compiler flags (default: -O1, portable code; e.g. ["-O2", "-march=native"] exercises the SIMD paths). */
+  readonly cflags?: readonly string[];
+}
+
+export function runOnC(model: Model, inputs: readonly (RValue | undefined)[], opts: RunOnCOptions = {}): (RValue | undefined)[] {
   const g = model.graph;
   const byName = new Map(g.inputs.map((v, i) => [v.name, inputs[i]]));
   const ctx = { ...DEFAULT_PASS_CONTEXT, target: C_TARGET.caps };
@@ -63,7 +68,7 @@ export function runOnC(model: Model, inputs: readonly (RValue | undefined)[]): (
     writeFileSync(join(dir, "main.c"), h.main);
     writeFileSync(join(dir, "weights.bin"), h.weights);
     copyFileSync(join(RUNTIME, "infc_kernel.h"), join(dir, "infc_kernel.h"));
-    compileC(["model.c", "main.c"], "run", ["-O1", "-std=c99", "-w"], dir);
+    compileC(["model.c", "main.c"], "run", [...(opts.cflags ?? ["-O1"]), "-std=c99", "-w"], dir);
     const args = [join(dir, "weights.bin")];
     g.inputs.forEach((v, i) => {
       const x = byName.get(v.name);
