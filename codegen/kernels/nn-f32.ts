@@ -5,6 +5,7 @@
  */
 import type { EmitNode, KernelArg, KernelSpec, Lowered } from "../kernel.ts";
 import { type Geo3, batchTables, convDims, gemmCOffset, matmulShape } from "./nn-generic.ts";
+import { winogradConv } from "./nn-winograd.ts";
 import { type Epi, SG_KC, SG_MR, SG_NR, ceilDiv, epiDecl, epiHelpers, epiInRegs, epiPost, epiStore, packedSize, sgemmBody, tiles } from "./nn-sgemm.ts";
 
 const prod = (a: readonly number[]): number => a.reduce((x, y) => x * y, 1);
@@ -171,6 +172,8 @@ export function convF32(n: EmitNode, g3: Geo3, s: ConvShape, epi?: Epi): Lowered
   const hasBias = n.inputs[2] !== undefined;
   if (P === 0 || M === 0) return { kernels: [] };
   if (Cg === 1 && group > 1 && ID === 1 && KD === 1 && OD === 1) return { kernels: [depthwise(n, g3, s, epi)] };
+  const wino = winogradConv(n, g3, s, epi);
+  if (wino) return wino;
   const direct = KK === 1 && P === plane && SD === 1 && SH === 1 && SW === 1 && PD === 0 && PH === 0 && PW === 0;
   if (direct && P === 1) {
     // 1×1 conv on a 1×1 image: y[b][m] = w[m] · x[b][g]
