@@ -16,7 +16,7 @@ import { runSuite, RUNNERS } from "../conformance/run.ts";
 import { formatType } from "../ir/graph.ts";
 import { optimizeForCli, parsePassList } from "../passes/pipeline.ts";
 import { DEFAULT_PASS_CONTEXT } from "../passes/pass.ts";
-import { benchArtifact, compileArtifact, readManifest, runArtifact } from "../targets/c.ts";
+import { benchArtifact, compileArtifact, profileArtifact, readManifest, runArtifact, type StepProfile } from "../targets/c.ts";
 
 /** An error in what the user asked for (bad flag values, missing inputs): printed without a stack. */
 class UsageError extends Error {
@@ -198,6 +198,25 @@ function cmdCompile(modelPath: string, target: string, outDir: string, level: st
   process.stdout.write(out.join("\n") + "\n");
 }
 
+/** The `bench --profile` report: the slowest steps, then time per op, with shares of the total. */
+function formatProfile(r: { steps: StepProfile[]; totalUs: number; threads: number }, top: number): string {
+  const pct = (us: number): string => `${((100 * us) / Math.max(r.totalUs, 1e-9)).toFixed(1).padStart(5)}%`;
+  const lines = [`sum of steps ${(r.totalUs / 1000).toFixed(3)} ms over ${r.steps.length} steps, threads ${r.threads}`, "", "slowest steps:"];
+  for (const s of [...r.steps].sort((a, b) => b.us - a.us || a.step - b.step).slice(0, Math.max(0, top))) {
+    lines.push(`  ${String(s.step).padStart(4)}  ${s.us.toFixed(1).padStart(9)} us ${pct(s.us)}  ${s.op.padEnd(18)} ${JSON.stringify(s.node)}  tasks ${s.tasks}`);
+  }
+  const byOp = new Map<string, { us: number; n: number }>();
+  for (const s of r.steps) {
+    const e = byOp.get(s.op) ?? { us: 0, n: 0 };
+    byOp.set(s.op, { us: e.us + s.us, n: e.n + 1 });
+  }
+  lines.push("", "by op:");
+  for (const [op, e] of [...byOp].sort((a, b) => b[1].us - a[1].us || a[0].localeCompare(b[0]))) {
+    lines.push(`  ${op.padEnd(18)} ${String(e.n).padStart(4)} steps ${(e.us / 1000).toFixed(3).padStart(9)} ms ${pct(e.us)}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
 async function cmdConformance(suite: string, target: string, report: string | undefined, filter: readonly string[]): Promise<number> {
   if (!RUNNERS[target]) throw new UsageError(`--target '${target}' is not supported by conformance yet (expected: ${Object.keys(RUNNERS).join(", ")})`);
   const res = await runSuite(resolve(suite), target, {
@@ -285,10 +304,16 @@ async function main(argv: string[]): Promise<number> {
         y
           .positional("artifact", { type: "string", demandOption: true, description: "Artifact directory (from infc compile)" })
           .option("threads", { type: "number", default: 1, description: "Threads (0: one per CPU)" })
-          .option("iters", { type: "number", default: 50, description: "Timed iterations (after warm-up)" }),
+          .option("iters", { type: "number", default: 50, description: "Timed iterations (after warm-up)" })
+          .option("profile", { type: "boolean", default: false, description: "Time every step alone; print the slowest steps and the time per op" })
+          .option("top", { type: "number", default: 15, description: "With --profile: how many of the slowest steps to list" }),
       (a) => {
         if (!isArtifactDir(a.artifact)) throw new UsageError(`'${a.artifact}' is not an artifact directory (no manifest.json); compile one with infc compile`);
         if (!Number.isInteger(a.iters) || a.iters < 1) throw new UsageError(`--iters ${a.iters}: expected a positive integer`);
+        if (a.profile) {
+          process.stdout.write(formatProfile(profileArtifact(a.artifact, { threads: a.threads, iters: a.iters }), a.top));
+          return;
+        }
         const r = benchArtifact(a.artifact, { threads: a.threads, iters: a.iters });
         process.stdout.write(`median ${r.medianMs.toFixed(4)} ms   min ${r.minMs.toFixed(4)} ms   iters ${a.iters}   threads ${r.threads}\n`);
       },

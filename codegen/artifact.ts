@@ -219,6 +219,8 @@ export function renderArtifact(p: Program, r: CStyleRenderer, memory: MemoryPlan
     outputs,
     kernels: p.kernels.length,
     steps: p.steps.length,
+    /** What each step runs (for `infc bench --profile`): the kernel, the source node and op, its task count. */
+    stepInfo: p.steps.map((st) => ({ kernel: p.kernels[st.kernel]!.name, node: st.node, op: st.op, tasks: st.tasks })),
     arena: { bytes: memory.arenaBytes, lowerBound: memory.lowerBound, noReuse: memory.noReuseBytes, strategy: memory.strategy },
     weightsBytes: plan.weightsBytes,
     files: Object.fromEntries([...files].map(([name, b]) => [name, { bytes: b.byteLength, sha256: sha256(b) }])),

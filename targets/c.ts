@@ -181,6 +181,34 @@ export function runArtifact(dir: string, inputs: readonly Uint8Array[], opts: { 
   }
 }
 
+export interface StepProfile {
+  readonly step: number;
+  readonly op: string;
+  readonly node: string;
+  readonly kernel: string;
+  readonly tasks: number;
+  /** Median time of the step run alone, microseconds. */
+  readonly us: number;
+}
+
+/** Builds (if needed) and times every step of an artifact alone on zero inputs (median of `iters`). */
+export function profileArtifact(dir: string, opts: { threads?: number; iters?: number; cpu?: string } = {}): { steps: StepProfile[]; totalUs: number; threads: number } {
+  const info = (readManifest(dir) as unknown as { stepInfo?: { kernel: string; node: string; op: string; tasks: number }[] }).stepInfo;
+  if (!info) throw new ArtifactRunError(`${dir}: the manifest has no stepInfo (compiled by an older infc): recompile it`);
+  const exe = buildArtifact(dir, opts.cpu ? { cpu: opts.cpu } : {});
+  const out = runRunner(exe, [join(dir, "model.infc"), "--threads", String(opts.threads ?? 1), "--profile", String(opts.iters ?? 20)]);
+  const steps: StepProfile[] = [];
+  for (const m of out.matchAll(/^step (\d+) ([\d.]+)$/gm)) {
+    const i = Number(m[1]);
+    const s = info[i];
+    if (!s) throw new ArtifactRunError(`runner reported step ${i}, the manifest lists ${info.length}`);
+    steps.push({ step: i, ...s, us: Number(m[2]) });
+  }
+  const total = /^total_us ([\d.]+) threads (\d+)$/m.exec(out);
+  if (!total || steps.length !== info.length) throw new ArtifactRunError(`unexpected runner output: ${out.trim().slice(0, 200)}`);
+  return { steps, totalUs: Number(total[1]), threads: Number(total[2]) };
+}
+
 /** Builds (if needed) and benchmarks an artifact on zero inputs: median and min latency in ms. */
 export function benchArtifact(dir: string, opts: { threads?: number; iters?: number; cpu?: string } = {}): { medianMs: number; minMs: number; threads: number } {
   const exe = buildArtifact(dir, opts.cpu ? { cpu: opts.cpu } : {});

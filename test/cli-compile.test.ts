@@ -43,6 +43,16 @@ describe("infc compile / run / bench", () => {
     expect(b.code, b.err).toBe(0);
     expect(b.out).toMatch(/^median [\d.]+ ms\s+min [\d.]+ ms\s+iters 5\s+threads 2/);
 
+    // --profile: one timed line per step among the slowest, then a per-op table covering every step
+    const p = infc("bench", art, "--iters", "3", "--profile", "--top", "100");
+    expect(p.code, p.err).toBe(0);
+    const steps = manifest.stepInfo as { op: string; node: string }[];
+    expect(steps.length).toBe(manifest.steps);
+    expect(p.out).toMatch(new RegExp(`^sum of steps [\\d.]+ ms over ${steps.length} steps, threads 1`));
+    const listed = p.out.split("\n").filter((l) => /^\s+\d+\s+[\d.]+ us/.test(l));
+    expect(listed.length).toBe(steps.length);
+    for (const op of new Set(steps.map((s) => s.op))) expect(p.out).toMatch(new RegExp(`^  ${op}\\s+\\d+ steps`, "m"));
+
     const bad = infc("compile", DIGITS, "-o", join(tmp, "x"));
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/dynamic shape[\s\S]*--dims/);

@@ -80,6 +80,14 @@ uint64_t infc_model_arena_size(const infc_model* model);
  * NULL (serial). Allocates nothing. */
 infc_status infc_model_run(infc_model* model, void* arena, const void* const* inputs, void* const* outputs, infc_pool* pool);
 
+/** Number of steps (kernel launches) of the plan. */
+uint32_t infc_model_step_count(const infc_model* model);
+
+/** Runs steps [step_begin, step_end) only (same arguments as infc_model_run; the arena keeps the
+ * values earlier steps left there). For profilers: infc_model_run is the range [0, step_count). */
+infc_status infc_model_run_steps(infc_model* model, void* arena, const void* const* inputs, void* const* outputs, infc_pool* pool,
+                                 uint32_t step_begin, uint32_t step_end);
+
 /* ---- thread pool -------------------------------------------------------------------------- */
 
 /** A pool running kernels on `thread_count` threads in all (the caller's included);

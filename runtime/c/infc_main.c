@@ -1,10 +1,12 @@
 /* infc_main.c — a runner for a compiled artifact:
  *
- *   model_run model.infc [--threads N] [--bench ITERS] in0.bin ... --out out0.bin ...
+ *   model_run model.infc [--threads N] [--bench ITERS | --profile ITERS] in0.bin ... --out out0.bin ...
  *
  * Inputs and outputs are raw little-endian tensors in the model's order; every input file's size
  * must equal the input's byte size. With --bench, missing inputs are zero-filled, the model runs
- * a few warm-up iterations, then ITERS timed ones, and the median latency is printed. Exit codes:
+ * a few warm-up iterations, then ITERS timed ones, and the median latency is printed. --profile
+ * times every step on its own (ITERS rounds after warm-up) and prints one line per step,
+ * `step <index> <median_us>`, then `total_us <sum of medians>`. Exit codes:
  * 0 ok, 1 a runtime error (the message names the file and the status), 2 bad usage. */
 #if !defined(_POSIX_C_SOURCE) || _POSIX_C_SOURCE < 200112L
 #undef _POSIX_C_SOURCE
@@ -16,7 +18,7 @@
 #include <time.h>
 #include "infc.h"
 
-static const char* USAGE = "usage: model_run model.infc [--threads N] [--bench ITERS] in0.bin ... [--out out0.bin ...]\n";
+static const char* USAGE = "usage: model_run model.infc [--threads N] [--bench ITERS | --profile ITERS] in0.bin ... [--out out0.bin ...]\n";
 
 static void* alloc64(uint64_t n) {
   void* p = NULL;
@@ -55,11 +57,38 @@ static int cmp_double(const void* a, const void* b) {
   return (x > y) - (x < y);
 }
 
+/* Times each step alone: `iters` rounds over all steps (after 3 warm-up runs); prints medians. */
+static infc_status run_profile(infc_model* m, void* arena, void** bufs, uint32_t ins, infc_pool* pool, int iters) {
+  uint32_t steps = infc_model_step_count(m), k;
+  double* t = (double*)calloc((size_t)steps * (size_t)iters + 1, sizeof(double));
+  double total = 0;
+  infc_status st = INFC_OK;
+  int it;
+  if (!t) return INFC_STATUS_OUT_OF_MEMORY;
+  for (it = 0; it < 3 && !st; it++) st = infc_model_run(m, arena, (const void* const*)bufs, bufs + ins, pool);
+  for (it = 0; it < iters && !st; it++) {
+    for (k = 0; k < steps && !st; k++) {
+      double t0 = now_ms();
+      st = infc_model_run_steps(m, arena, (const void* const*)bufs, bufs + ins, pool, k, k + 1);
+      t[(size_t)k * (size_t)iters + (size_t)it] = now_ms() - t0;
+    }
+  }
+  for (k = 0; k < steps && !st; k++) {
+    double* row = t + (size_t)k * (size_t)iters;
+    qsort(row, (size_t)iters, sizeof(double), cmp_double);
+    printf("step %u %.3f\n", k, row[iters / 2] * 1e3);
+    total += row[iters / 2] * 1e3;
+  }
+  if (!st) printf("total_us %.3f threads %d\n", total, infc_pool_thread_count(pool));
+  free(t);
+  return st;
+}
+
 int main(int argc, char** argv) {
   const char* path = NULL;
   const char** in_files = (const char**)calloc((size_t)argc, sizeof(char*));
   const char** out_files = (const char**)calloc((size_t)argc, sizeof(char*));
-  int n_in = 0, n_out = 0, to_out = 0, threads = 1, bench = 0, i, rc = 1;
+  int n_in = 0, n_out = 0, to_out = 0, threads = 1, bench = 0, profile = 0, i, rc = 1;
   uint32_t k, ins, outs;
   infc_model* m = NULL;
   infc_pool* pool = NULL;
@@ -69,7 +98,7 @@ int main(int argc, char** argv) {
   if (!in_files || !out_files) return 1;
   for (i = 1; i < argc; i++) {
     const char* a = argv[i];
-    if (!strcmp(a, "--threads") || !strcmp(a, "--bench")) {
+    if (!strcmp(a, "--threads") || !strcmp(a, "--bench") || !strcmp(a, "--profile")) {
       char* end;
       long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
       if (i + 1 >= argc || *end || v < (a[2] == 't' ? 0 : 1) || v > 1000000) {
@@ -77,7 +106,8 @@ int main(int argc, char** argv) {
         return 2;
       }
       if (a[2] == 't') threads = (int)v;
-      else bench = (int)v;
+      else if (a[2] == 'b') bench = (int)v;
+      else bench = profile = (int)v;
       i++;
     } else if (!strcmp(a, "--out")) {
       to_out = 1;
@@ -140,7 +170,9 @@ int main(int argc, char** argv) {
       goto done;
     }
   }
-  if (bench) {
+  if (profile) {
+    st = run_profile(m, arena, bufs, ins, pool, profile);
+  } else if (bench) {
     double* t = (double*)calloc((size_t)bench, sizeof(double));
     int it;
     if (!t) goto done;

@@ -277,9 +277,16 @@ infc_status infc_model_output_info(const infc_model* m, uint32_t index, infc_ten
   return io_info(m, index, m ? m->output_count : 0, m ? m->input_count : 0, out_info);
 }
 
+uint32_t infc_model_step_count(const infc_model* m) { return m ? m->step_count : 0; }
+
 infc_status infc_model_run(infc_model* m, void* arena, const void* const* inputs, void* const* outputs, infc_pool* pool) {
+  return infc_model_run_steps(m, arena, inputs, outputs, pool, 0, m ? m->step_count : 0);
+}
+
+infc_status infc_model_run_steps(infc_model* m, void* arena, const void* const* inputs, void* const* outputs, infc_pool* pool,
+                                 uint32_t step_begin, uint32_t step_end) {
   uint32_t i;
-  if (!m || (m->arena_size && !arena) || (m->input_count && !inputs) || (m->output_count && !outputs))
+  if (!m || step_begin > step_end || step_end > m->step_count || (m->arena_size && !arena) || (m->input_count && !inputs) || (m->output_count && !outputs))
     return INFC_STATUS_INVALID_ARGUMENT;
   if ((uintptr_t)arena % INFC_PLAN_ARENA_ALIGN) return INFC_STATUS_MISALIGNED;
   for (i = 0; i < m->tensor_count; i++) {
@@ -296,7 +303,7 @@ infc_status infc_model_run(infc_model* m, void* arena, const void* const* inputs
     m->tensor_ptr[id] = p;
   }
   for (i = 0; i < m->arg_count; i++) m->argv[i] = m->tensor_ptr[rd32(m->args + 4 * (uint64_t)i)];
-  for (i = 0; i < m->step_count; i++) {
+  for (i = step_begin; i < step_end; i++) {
     const uint8_t* s = m->steps + (uint64_t)i * INFC_PLAN_STEP_SIZE;
     infc_pool_parallel_for(pool, infc_model_kernels[rd32(s + INFC_PLAN_S_KERNEL)], m->argv + rd32(s + INFC_PLAN_S_ARG_BEGIN),
                            (int64_t)rd64(s + INFC_PLAN_S_TASKS));
