@@ -68,7 +68,7 @@ export function runOnC(model: Model, inputs: readonly (RValue | undefined)[], op
     writeFileSync(join(dir, "main.c"), h.main);
     writeFileSync(join(dir, "weights.bin"), h.weights);
     copyFileSync(join(RUNTIME, "infc_kernel.h"), join(dir, "infc_kernel.h"));
-    compileC(["model.c", "main.c"], "run", [...(opts.cflags ?? ["-O1"]), "-std=c99", "-w"], dir);
+    compileC(["model.c", "main.c"], "run", [...(opts.cflags ?? ["-O1"]), "-fno-math-errno", "-std=c99", "-w"], dir);
     const args = [join(dir, "weights.bin")];
     g.inputs.forEach((v, i) => {
       const x = byName.get(v.name);

@@ -1,72 +1,42 @@
 /**
  * simplify: local rewrites that remove work or put a node in the canonical form later passes
- * expect. Each rule looks at one node (and at most its producers) and either
+ * expect. Each rule looks at one node (and at most a short chain of its producers) and either
  *
  * - bypasses it, sending its readers to one of its inputs (no-op Identity, Dropout in inference,
  *   Cast to the same dtype, Transpose by the identity, Reshape/Flatten/Squeeze/Unsqueeze/Expand to
- *   the shape it already has, Squeeze∘Unsqueeze over the same axes);
+ *   the shape it already has, Squeeze∘Unsqueeze over the same axes, Mul by ones, Add of negative
+ *   zeros — or of zeros for integers — when the constant does not broadcast the other operand);
  * - turns it into a constant (Shape/Size of a value whose dims are known), which lets
  *   fold-constants finish the Shape → Gather → … → Concat → Reshape chains exporters emit;
  * - or rewrites it in place (Transpose∘Transpose → one Transpose; a Transpose that moves only
  *   size-1 dims → Reshape; a chain of reshapes → one Reshape; CastLike → Cast; Sub of a constant →
- *   Add of its negation; Div by a constant whose reciprocal is exact → Mul by that reciprocal).
+ *   Add of its negation; Div by a constant whose reciprocal is exact → Mul by that reciprocal),
+ *   or with the nodes next to it (simplify-linalg.ts: Gemm with a constant B → MatMul + Add of the
+ *   bias, alpha/beta/transB folded into the constants when exact; a reshape after a MatMul by a
+ *   rank-2 weight that keeps the last dim moves to the MatMul's input, so the product's epilogue
+ *   sees it in its readers' shape).
  *
- * Every rewrite is exact: outputs are bit-identical. Rules run over the nodes in order, repeatedly,
- * until none fires; nodes left without readers are then removed. Like a canonicalizer, simplify
- * also folds constants and refines shapes between rounds (running fold-constants and infer-shapes),
- * because each enables the others: a Shape becomes a constant, the shape arithmetic behind it
- * folds, the Reshape it feeds gets a static type, which makes the next Shape static. One run thus
- * reaches a fixpoint, which keeps every pipeline that ends with it idempotent.
- *
- * Gemm is left alone: targets with a fused Gemm kernel want it whole, and splitting it into MatMul
- * + Add is for a lowering that knows which kernels the target has.
+ * Every rewrite is exact: outputs are bit-identical, except that Gemm → MatMul + Add rounds the
+ * product before adding C, where the reference Gemm rounds once (see simplify-linalg.ts). Sub → Add
+ * and Div → Mul leave fewer op kinds for the elementwise and epilogue fusers to match. Rules run
+ * over the nodes in order, repeatedly, until none fires; nodes left without readers are then
+ * removed. Like a canonicalizer, simplify also folds constants and refines shapes between rounds
+ * (running fold-constants and infer-shapes), because each enables the others: a Shape becomes a
+ * constant, the shape arithmetic behind it folds, the Reshape it feeds gets a static type, which
+ * makes the next Shape static. One run thus reaches a fixpoint, which keeps every pipeline that
+ * ends with it idempotent.
  */
 import type { Graph, Node, Value } from "../ir/graph.ts";
-import type { DType } from "../ir/dtype.ts";
+import { DTYPE_INFO } from "../ir/dtype.ts";
 import { Tensor } from "../ir/tensor.ts";
-import { roundToFloat } from "../ir/float-formats.ts";
 import { staticShape } from "../ir/ops/support.ts";
 import { pass as eliminateDead } from "./eliminate-dead.ts";
 import { pass as foldConstants } from "./fold-constants.ts";
 import { pass as inferShapes } from "./infer-shapes.ts";
 import type { Pass, PassContext } from "./pass.ts";
-import { IEEE_FLOATS, addConstant, addInts, constInts, definedNames, replaceValue, sameShape, tensorParts } from "./rewrite.ts";
-
-/** The state rules share during one run. */
-interface Rewriter {
-  readonly graph: Graph;
-  readonly names: Set<string>;
-  /** Nodes turned into constants this round (removed at the end of the round). */
-  readonly removed: Set<Node>;
-}
-
-type Rule = (n: Node, rw: Rewriter) => boolean;
-
-/** Sends the readers of output `i` of `n` to `to`. */
-function bypass(rw: Rewriter, n: Node, to: Value | undefined, i = 0): boolean {
-  const from = n.outputs[i];
-  if (!to || !from) return false;
-  const a = tensorParts(from.type);
-  const b = tensorParts(to.type);
-  if (!a || !b || a.dtype !== b.dtype) return false;
-  return replaceValue(rw.graph, from, to, rw.names);
-}
-
-/** Turns the single output of `n` into a constant holding `t` (keeping its name). */
-function toConstant(rw: Rewriter, n: Node, t: Tensor): boolean {
-  const v = n.outputs[0];
-  if (!v || n.outputs.length !== 1) return false;
-  v.const = t;
-  v.producer = undefined;
-  v.type = { kind: "tensor", dtype: t.dtype, shape: [...t.shape] };
-  rw.graph.constants.push(v);
-  rw.removed.add(n);
-  return true;
-}
-
-function shapeOf(v: Value | undefined): readonly (number | string)[] | undefined {
-  return tensorParts(v?.type)?.shape;
-}
+import { IEEE_FLOATS, addConstant, addInts, constInts, definedNames, sameShape, tensorParts } from "./rewrite.ts";
+import { type Rewriter, type Rule, bypass, firstOf, isPowerOfTwo, mapExact, readableConst, shapeOf, toConstant } from "./simplify-common.ts";
+import { gemmToMatMul, reshapeBeforeMatMul } from "./simplify-linalg.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Identity-like ops
@@ -211,23 +181,9 @@ const reshapeLike: Rule = (n, rw) => {
 // ---------------------------------------------------------------------------------------------
 // Arithmetic with constants
 
-/** `f` applied to every element of a float constant, or undefined when some result is inexact. */
-function mapExact(t: Tensor, f: (v: number) => number | undefined): Tensor | undefined {
-  const dt: DType = t.dtype;
-  const out = Tensor.zeros(dt, t.shape);
-  const a = t.data;
-  const o = out.data;
-  for (let i = 0; i < a.length; i++) {
-    const r = f(a[i]!);
-    if (r === undefined || roundToFloat(dt, r) !== r) return undefined;
-    o[i] = r;
-  }
-  return out;
-}
-
 /** The constant second operand of a float Sub/Div (the first must be a tensor of the same dtype). */
 function floatConstOperand(n: Node): Tensor | undefined {
-  const c = n.inputs[1]?.const;
+  const c = readableConst(n.inputs[1]);
   const x = tensorParts(n.inputs[0]?.type);
   if (!c || !x || x.dtype !== c.dtype || !IEEE_FLOATS.has(c.dtype)) return undefined;
   return c;
@@ -242,12 +198,6 @@ const subConst: Rule = (n, rw) => {
   return true;
 };
 
-function isPowerOfTwo(m: number): boolean {
-  if (!(m > 0 && Number.isFinite(m))) return false;
-  const k = Math.round(Math.log2(m));
-  return 2 ** k === m;
-}
-
 const divConst: Rule = (n, rw) => {
   const c = floatConstOperand(n);
   // x / c == x * (1/c) for every x exactly when 1/c is representable (c a power of two)
@@ -258,6 +208,29 @@ const divConst: Rule = (n, rw) => {
   return true;
 };
 
+/**
+ * x·1 and x + (−0) are x for every float x (x + (+0) is not: −0 + 0 = +0), and x·1, x + 0 for every
+ * integer: a Mul/Add whose constant operand holds only such neutral elements, and whose output has
+ * the other operand's shape (the constant does not broadcast it), is bypassed.
+ */
+function neutralOperand(isNeutral: (v: number, float: boolean) => boolean): Rule {
+  return (n, rw) => {
+    for (const i of [0, 1]) {
+      const x = n.inputs[i];
+      const k = readableConst(n.inputs[1 - i]);
+      const tx = tensorParts(x?.type);
+      if (!x || !k || !tx || tx.dtype !== k.dtype || !sameShape(tx.shape, shapeOf(n.outputs[0]))) continue;
+      const cls = DTYPE_INFO[k.dtype].cls;
+      if (cls !== "float" && cls !== "int" && cls !== "uint") continue;
+      if (k.data.every((v: number) => isNeutral(v, cls === "float"))) return bypass(rw, n, x);
+    }
+    return false;
+  };
+}
+
+const mulOne = neutralOperand((v) => v === 1);
+const addZero = neutralOperand((v, float) => (float ? Object.is(v, -0) : v === 0));
+
 const RULES: Readonly<Partial<Record<string, Rule>>> = {
   Identity: identity,
   Dropout: dropout,
@@ -267,12 +240,15 @@ const RULES: Readonly<Partial<Record<string, Rule>>> = {
   Shape: shapeQuery,
   Size: sizeQuery,
   Transpose: transpose,
-  Reshape: reshapeLike,
-  Flatten: reshapeLike,
-  Squeeze: reshapeLike,
-  Unsqueeze: reshapeLike,
+  Reshape: firstOf(reshapeLike, reshapeBeforeMatMul),
+  Flatten: firstOf(reshapeLike, reshapeBeforeMatMul),
+  Squeeze: firstOf(reshapeLike, reshapeBeforeMatMul),
+  Unsqueeze: firstOf(reshapeLike, reshapeBeforeMatMul),
   Sub: subConst,
   Div: divConst,
+  Mul: mulOne,
+  Add: addZero,
+  Gemm: gemmToMatMul,
 };
 
 /** More rounds than any chain of rewrites we have seen needs; a guard against ping-pong. */
@@ -281,7 +257,8 @@ const MAX_ROUNDS = 64;
 /** One sweep of the rules over the nodes; returns whether any fired. */
 function sweep(rw: Rewriter): boolean {
   let fired = false;
-  for (const n of rw.graph.nodes) {
+  // rules may insert nodes next to the one they rewrite: those wait for the next sweep
+  for (const n of [...rw.graph.nodes]) {
     const rule = RULES[n.op];
     if (rule && !rw.removed.has(n) && rule(n, rw)) fired = true;
   }
@@ -293,7 +270,7 @@ function sweep(rw: Rewriter): boolean {
 export const pass: Pass = {
   name: "simplify",
   run(graph: Graph, ctx: PassContext): boolean {
-    const rw: Rewriter = { graph, names: definedNames(graph), removed: new Set() };
+    const rw: Rewriter = { graph, ctx, names: definedNames(graph), removed: new Set(), derived: new Map() };
     let changed = false;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       // infer-shapes first: its facts are what the rules and the folder look at

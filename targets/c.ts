@@ -117,7 +117,7 @@ function buildProduct(artifactDir: string, cpuOpt: string | undefined, product: 
   const cpu = cpuOpt ?? manifest.cpu ?? "native";
   const march = C_TARGET.cpus[cpu];
   if (!march) throw new ToolchainError(`--cpu '${cpu}' is not known (expected: ${Object.keys(C_TARGET.cpus).join(", ")})`);
-  const flags = ["-O3", `-march=${march}`, "-std=c99", "-w", ...extra];
+  const flags = ["-O3", `-march=${march}`, "-fno-math-errno", "-std=c99", "-w", ...extra];
   const h = createHash("sha256");
   h.update(`${hostCC()}\0${flags.join(" ")}\0${product}\0`);
   for (const f of [...sources, ...BUILD_HEADERS]) {
