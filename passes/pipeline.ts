@@ -9,8 +9,13 @@
  *   simplifies as it goes so conditions and trip counts fold).
  * - O1: + exact local rewrites (simplify, which also folds constants and refines shapes until
  *   nothing changes) and common subexpression elimination.
- * - O2: + fold-batchnorm, then fuse-epilogue (bias / residual / activation into FusedConv,
- *   FusedMatMul, FusedGemm).
+ * - O2: + fold-batchnorm (before simplify, which splits Gemm into MatMul + Add, and again after it,
+ *   for BatchNormalizations simplify exposed), then the fusers, each taking a pattern before the
+ *   next can split it: fuse-norm (LayerNorm/RMSNorm/GELU/SiLU spelled out → one op),
+ *   fuse-attention (scaled dot-product attention with its head reshapes → Attention),
+ *   fuse-epilogue (bias / residual / activation into FusedConv, FusedMatMul, FusedGemm),
+ *   fuse-elementwise (what is left of elementwise trees → FusedElementwise); a last
+ *   eliminate-common merges the constants the fusers created.
  * - O3: O2 for now.
  *
  * Every level is idempotent: running it again on its own output changes nothing.
@@ -25,8 +30,8 @@ const STATIC = ["infer-shapes", "fold-constants", "lower-control-flow", "infer-s
 const O1 = [...STATIC, "simplify", "eliminate-common", "eliminate-dead"];
 
 const O2 = [
-  ...STATIC, "simplify", "fold-batchnorm", "eliminate-common", "fuse-norm", "fuse-attention", "fuse-epilogue", "fuse-elementwise",
-  "eliminate-dead",
+  ...STATIC, "fold-batchnorm", "simplify", "fold-batchnorm", "eliminate-common", "fuse-norm", "fuse-attention", "fuse-epilogue",
+  "fuse-elementwise", "eliminate-common", "eliminate-dead",
 ];
 
 export const PIPELINES: Readonly<Record<string, readonly string[]>> = { O0: STATIC, O1, O2, O3: O2 };
