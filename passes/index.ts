@@ -11,8 +11,9 @@ import { pass as lowerControlFlow } from "./lower-control-flow.ts";
 import { pass as fuseNorm } from "./fuse-norm.ts";
 import { pass as fuseAttention } from "./fuse-attention.ts";
 import { pass as fuseElementwise } from "./fuse-elementwise.ts";
+import { pass as layout } from "./layout.ts";
 
 export const PASSES: Readonly<Record<string, Pass>> = Object.fromEntries(
   [inferShapes, foldConstants, eliminateDead, eliminateCommon, simplify, foldBatchnorm, fuseEpilogue, lowerControlFlow,
-    fuseNorm, fuseAttention, fuseElementwise].map((p) => [p.name, p]),
+    fuseNorm, fuseAttention, fuseElementwise, layout].map((p) => [p.name, p]),
 );

@@ -13,7 +13,8 @@
  *   for BatchNormalizations simplify exposed), then the fusers, each taking a pattern before the
  *   next can split it: fuse-norm (LayerNorm/RMSNorm/GELU/SiLU spelled out → one op),
  *   fuse-attention (scaled dot-product attention with its head reshapes → Attention),
- *   fuse-epilogue (bias / residual / activation into FusedConv, FusedMatMul, FusedGemm),
+ *   fuse-epilogue (bias / residual / activation into FusedConv, FusedMatMul, FusedGemm), layout
+ *   (for targets preferring NHWC: convs and pools channels-last, transposes cancelled; else nothing),
  *   fuse-elementwise (what is left of elementwise trees → FusedElementwise); a last
  *   eliminate-common merges the constants the fusers created.
  * - O3: O2 for now.
@@ -31,7 +32,7 @@ const O1 = [...STATIC, "simplify", "eliminate-common", "eliminate-dead"];
 
 const O2 = [
   ...STATIC, "fold-batchnorm", "simplify", "fold-batchnorm", "eliminate-common", "fuse-norm", "fuse-attention", "fuse-epilogue",
-  "fuse-elementwise", "eliminate-common", "eliminate-dead",
+  "layout", "fuse-elementwise", "eliminate-common", "eliminate-dead",
 ];
 
 export const PIPELINES: Readonly<Record<string, readonly string[]>> = { O0: STATIC, O1, O2, O3: O2 };

@@ -3,6 +3,9 @@
  *
  * f32 runs on the packed SGEMM engine (nn-sgemm.ts) through nn-f32.ts; other dtypes use the
  * portable loops of nn-generic.ts.
+ *
+ * The kernels are NCHW only: a channels-last node (`channels_last` = 1, made by the layout pass
+ * for targets that prefer NHWC) is rejected with a compile error naming it (rejectChannelsLast).
  */
 import type { EmitNode, Emitter, Helper, Lowered } from "../kernel.ts";
 import type { OpKind } from "../../ir/ops.ts";
@@ -11,7 +14,19 @@ import { type Geo3, genericConv, genericConvTranspose, genericGemm, genericMatmu
 import { convF32, gemmF32, matmulF32 } from "./nn-f32.ts";
 import { SGEMM_HELPERS } from "./nn-sgemm.ts";
 
+/**
+ * Fails (a compile error naming the node) when the node is channels-last: these kernels read and
+ * write NCHW only. For every emitter of an op with a `channels_last` attribute (FusedConv through
+ * convGeometry; MaxPool, AveragePool, GlobalAveragePool).
+ */
+export function rejectChannelsLast(n: EmitNode): void {
+  if (n.attrs.has("channels_last") && n.attrs.int("channels_last") !== 0) {
+    n.fail("channels_last=1 (NHWC) has no kernel on this target, whose kernels are NCHW only (the layout pass makes such nodes only for targets whose capabilities prefer layout nhwc)");
+  }
+}
+
 export function convGeometry(n: EmitNode): { g3: Geo3; s: { N: number; C: number; M: number; group: number } } {
+  rejectChannelsLast(n);
   const x = n.inputs[0]!;
   const w = n.inputs[1]!;
   if (x.shape.length < 3 || x.shape.length > 5) n.fail(`expected 1 to 3 spatial dimensions, found input rank ${x.shape.length}`);

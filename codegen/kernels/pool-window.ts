@@ -10,6 +10,7 @@ import type { Emitter, EmitNode, Helper } from "../kernel.ts";
 import type { OpKind } from "../../ir/ops.ts";
 import { geometry, spatialAttrs, win3 } from "../../ir/ops/nn-common.ts";
 import { dlit, ind, isInt, loadDouble, storeDouble } from "./pool-util.ts";
+import { rejectChannelsLast } from "./nn.ts";
 
 type PoolKind = "avg" | "max" | "lp";
 
@@ -34,7 +35,9 @@ function tapRange(v: string, o: string, I: number, K: number, s: number, d: numb
 }
 
 function windowPool(kind: PoolKind): Emitter {
-  return ({ node, attrs, inputs, outputs, r, fail }: EmitNode) => {
+  return (n: EmitNode) => {
+    rejectChannelsLast(n);
+    const { node, attrs, inputs, outputs, r, fail } = n;
     const x = inputs[0]!;
     const y = outputs[0]!;
     const rank = x.shape.length;
@@ -179,7 +182,9 @@ function windowPool(kind: PoolKind): Emitter {
 }
 
 function globalPool(kind: PoolKind): Emitter {
-  return ({ attrs, inputs, outputs, r, fail }: EmitNode) => {
+  return (n: EmitNode) => {
+    rejectChannelsLast(n);
+    const { attrs, inputs, outputs, r, fail } = n;
     const x = inputs[0]!;
     const y = outputs[0]!;
     if (x.shape.length < 2) fail(`input expected rank >= 2, found ${x.shape.length}`);

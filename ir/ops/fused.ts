@@ -18,6 +18,14 @@
  * Add, Relu, ...), each rounding to the dtype as the unfused graph does, so the interpreter gives
  * exactly what the unfused graph gives (except Gelu, which the unfused graph may spell as five
  * nodes).
+ *
+ * FusedConv's `channels_last` (default 0; set only by the layout pass, passes/layout.ts): 1 makes
+ * a 2-D convolution channels-last — input x [N,H,W,C], residual and output [N,OH,OW,M]. The weight
+ * keeps ONNX's [M,C/group,KH,KW] (a kernel that wants another order repacks the constant weight at
+ * compile time, as the NCHW kernels already pack theirs; the weight may also be computed) and the
+ * bias stays [M]. Inference and the reference transpose x and the residual to NCHW, apply the NCHW
+ * FusedConv and transpose the output back (helpers in nn-pool.ts), so the result is bit-identical
+ * to the NCHW op between transposes. channels_last must be 0 or 1, and 1 only for rank-4 inputs.
  */
 import { type AttrValue, Node, type ValueType } from "../graph.ts";
 import { type AttrSpec, type InferCtx, type OpInfo, type RValue, type RunCtx, attrReader } from "../op-types.ts";
@@ -25,6 +33,7 @@ import { Tensor } from "../tensor.ts";
 import { CONV_OPS } from "./nn-conv.ts";
 import { ELEMENTWISE_OPS } from "./elementwise.ts";
 import { fail, tensorArg } from "./support.ts";
+import { CHANNELS_LAST_ATTRS, inferChannelsLast, isChannelsLast, runChannelsLast } from "./nn-pool.ts";
 
 /** The activations a fused op may apply, with how many activation_params each takes. */
 export const FUSED_ACTIVATIONS: Readonly<Record<string, number>> = {
@@ -90,39 +99,56 @@ function checkActivation(node: Node, act: string, params: readonly number[]): vo
 function fused(base: Base): OpInfo {
   const info = BASE_INFO[base];
   return {
-    attrs: { ...info.attrs, ...EPILOGUE_ATTRS },
+    attrs: { ...info.attrs, ...EPILOGUE_ATTRS, ...(base === "Conv" ? CHANNELS_LAST_ATTRS : {}) },
     inputs: [2, 4],
     outputs: [1, 1],
     infer: (ctx: InferCtx): ValueType[] => {
-      checkActivation(ctx.node, ctx.string("activation"), ctx.floats("activation_params"));
-      // MatMul's bias is not an input of MatMul: infer on the first two inputs only
-      const n = base === "MatMul" ? 2 : 3;
-      const sub: InferCtx = { ...ctx, inputs: ctx.inputs.slice(0, n), constOf: (i) => (i < n ? ctx.constOf(i) : undefined) };
-      const out = info.infer(sub);
-      const y = out[0];
-      const res = ctx.inputs[3];
-      if (y?.kind === "tensor" && y.shape && res?.kind === "tensor" && res.shape) {
-        const ok = res.shape.length === y.shape.length && res.shape.every((d, i) => d === "?" || y.shape![i] === "?" || d === y.shape![i]);
-        if (!ok) fail(ctx.node, `residual expected shape [${y.shape.join(",")}], found [${res.shape.join(",")}]`);
+      if (base === "Conv") {
+        const x = ctx.inputs[0];
+        if (isChannelsLast(ctx.node, ctx, x?.kind === "tensor" ? x.shape?.length : undefined)) return inferChannelsLast(ctx, [0, 3], inferNchw);
       }
-      return out;
+      return inferNchw(ctx);
     },
     run: (ins, ctx) => {
-      const act = ctx.string("activation");
-      const params = ctx.floats("activation_params");
-      checkActivation(ctx.node, act, params);
-      const baseIns = base === "MatMul" ? ins.slice(0, 2) : ins.slice(0, 3);
-      let y = tensorArg(ctx.node, info.run(baseIns, subCtx(ctx, base, info, baseAttrs(ctx.node, base)))[0], 0);
-      const shape = y.shape;
-      if (base === "MatMul" && ins[2] !== undefined) y = runEw(ctx, "Add", [y, ins[2]]);
-      if (ins[3] !== undefined) y = runEw(ctx, "Add", [y, ins[3]]);
-      if (y.shape.length !== shape.length || y.shape.some((d, i) => d !== shape[i])) {
-        fail(ctx.node, `bias and residual must not change the output shape [${shape.join(",")}], found [${y.shape.join(",")}]`);
+      if (base === "Conv") {
+        const x = ins[0];
+        if (isChannelsLast(ctx.node, ctx, x instanceof Tensor ? x.rank : undefined)) return runChannelsLast(ctx.node, ins, [0, 3], (nchw) => runNchw(nchw, ctx));
       }
-      return [applyActivation(ctx, y, act, params)];
+      return runNchw(ins, ctx);
     },
     ...(info.flops ? { flops: info.flops } : {}),
   };
+
+  /** The NCHW op (channels_last 0). */
+  function inferNchw(ctx: InferCtx): ValueType[] {
+    checkActivation(ctx.node, ctx.string("activation"), ctx.floats("activation_params"));
+    // MatMul's bias is not an input of MatMul: infer on the first two inputs only
+    const n = base === "MatMul" ? 2 : 3;
+    const sub: InferCtx = { ...ctx, inputs: ctx.inputs.slice(0, n), constOf: (i) => (i < n ? ctx.constOf(i) : undefined) };
+    const out = info.infer(sub);
+    const y = out[0];
+    const res = ctx.inputs[3];
+    if (y?.kind === "tensor" && y.shape && res?.kind === "tensor" && res.shape) {
+      const ok = res.shape.length === y.shape.length && res.shape.every((d, i) => d === "?" || y.shape![i] === "?" || d === y.shape![i]);
+      if (!ok) fail(ctx.node, `residual expected shape [${y.shape.join(",")}], found [${res.shape.join(",")}]`);
+    }
+    return out;
+  }
+
+  function runNchw(ins: readonly (RValue | undefined)[], ctx: RunCtx): (RValue | undefined)[] {
+    const act = ctx.string("activation");
+    const params = ctx.floats("activation_params");
+    checkActivation(ctx.node, act, params);
+    const baseIns = base === "MatMul" ? ins.slice(0, 2) : ins.slice(0, 3);
+    let y = tensorArg(ctx.node, info.run(baseIns, subCtx(ctx, base, info, baseAttrs(ctx.node, base)))[0], 0);
+    const shape = y.shape;
+    if (base === "MatMul" && ins[2] !== undefined) y = runEw(ctx, "Add", [y, ins[2]]);
+    if (ins[3] !== undefined) y = runEw(ctx, "Add", [y, ins[3]]);
+    if (y.shape.length !== shape.length || y.shape.some((d, i) => d !== shape[i])) {
+      fail(ctx.node, `bias and residual must not change the output shape [${shape.join(",")}], found [${y.shape.join(",")}]`);
+    }
+    return [applyActivation(ctx, y, act, params)];
+  }
 }
 
 export const FUSED_OPS = {

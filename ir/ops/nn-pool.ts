@@ -1,8 +1,20 @@
-/** Canonical ops of the nn family: pooling, unpooling, Col2Im and region pooling. */
+/**
+ * Canonical ops of the nn family: pooling, unpooling, Col2Im and region pooling.
+ *
+ * Channels-last: MaxPool, AveragePool and GlobalAveragePool (and FusedConv, ir/ops/fused.ts) take
+ * an integer attribute `channels_last` (default 0; never set by the ONNX importer, only by the
+ * layout pass, passes/layout.ts). With channels_last=1 the input is a rank-4 [N,H,W,C] tensor and
+ * the output is [N,OH,OW,C] — the NCHW op's input and output transposed by [0,2,3,1]; every other
+ * attribute keeps its meaning (kernel_shape, pads, strides are over (H, W)). Inference and the
+ * reference implementation transpose to NCHW, apply the NCHW op and transpose back, so a
+ * channels-last node is bit-identical to the NCHW op between two transposes. MaxPool's Indices
+ * output (flat NCHW offsets) is not defined for channels_last.
+ */
 import type { Dim, Node, ValueType } from "../graph.ts";
-import type { AttrSpec, InferCtx, OpInfo, RunCtx } from "../op-types.ts";
-import type { Tensor } from "../tensor.ts";
+import type { AttrReader, AttrSpec, InferCtx, OpInfo, RValue, RunCtx } from "../op-types.ts";
+import { Tensor } from "../tensor.ts";
 import { fail, makeTensor, prod, tensorArg, optTensorArg } from "./support.ts";
+import { transposeView } from "./shape-util.ts";
 import {
   type Win3, checkLen, col2im, fromF64, geometry, inferSpatial, intsOr, needTensorIn, spatialAttrs, toF64, win3,
 } from "./nn-common.ts";
@@ -10,6 +22,86 @@ import {
 const tensorOut = (dtype: Extract<ValueType, { kind: "tensor" }>["dtype"], shape: readonly Dim[] | undefined): ValueType => ({ kind: "tensor", dtype, shape });
 
 type PoolKind = "avg" | "max" | "lp";
+
+// ---------------------------------------------------------------------------------------------
+// channels_last
+
+/** The `channels_last` attribute of the ops that have one. */
+export const CHANNELS_LAST_ATTRS = { channels_last: { type: "int", default: 0 } } satisfies Record<string, AttrSpec>;
+
+/** [N,H,W,C] → [N,C,H,W] and back, as Transpose perms. */
+export const NHWC_TO_NCHW: readonly number[] = [0, 3, 1, 2];
+export const NCHW_TO_NHWC: readonly number[] = [0, 2, 3, 1];
+
+/**
+ * Whether the node is channels-last: its `channels_last` attribute, checked to be 0 or 1, and 1
+ * only with a rank-4 input (`rank`: the input's rank, undefined when unknown).
+ */
+export function isChannelsLast(node: Node, a: AttrReader, rank: number | undefined): boolean {
+  const v = a.int("channels_last");
+  if (v !== 0 && v !== 1) fail(node, `channels_last expected 0 or 1, found ${v}`);
+  if (v === 1 && rank !== undefined && rank !== 4) fail(node, `channels_last expects a rank-4 input [N,H,W,C], found rank ${rank}`);
+  return v === 1;
+}
+
+/** A tensor type with its shape permuted (out[i] = in[perm[i]]); other types unchanged. */
+export function permuteType(t: ValueType | undefined, perm: readonly number[]): ValueType | undefined {
+  if (t?.kind !== "tensor" || !t.shape || t.shape.length !== perm.length) return t;
+  const s = t.shape;
+  return { kind: "tensor", dtype: t.dtype, shape: perm.map((p) => s[p]!) };
+}
+
+/**
+ * Inference of a channels-last node through the NCHW op's: inputs `which` are permuted to NCHW,
+ * the first output back to NHWC.
+ */
+export function inferChannelsLast(ctx: InferCtx, which: readonly number[], infer: (ctx: InferCtx) => ValueType[]): ValueType[] {
+  const inputs = ctx.inputs.map((t, i) => (which.includes(i) ? permuteType(t, NHWC_TO_NCHW) : t));
+  const outs = infer({ ...ctx, inputs });
+  return outs.map((t, i) => (i === 0 ? permuteType(t, NCHW_TO_NHWC)! : t));
+}
+
+/**
+ * The reference of a channels-last node through the NCHW op's: tensor inputs `which` are
+ * transposed to NCHW, the first output back to NHWC (exact: transposes only move elements).
+ */
+export function runChannelsLast(node: Node, ins: readonly (RValue | undefined)[], which: readonly number[], run: (ins: readonly (RValue | undefined)[]) => (RValue | undefined)[]): (RValue | undefined)[] {
+  const nchw = ins.map((v, i) => {
+    if (!which.includes(i) || v === undefined) return v;
+    const t = tensorArg(node, v, i);
+    if (t.rank !== 4) fail(node, `channels_last expects rank-4 tensors, found input ${i} of rank ${t.rank}`);
+    return transposeView(t, t.shape, NHWC_TO_NCHW);
+  });
+  const outs = run(nchw);
+  return outs.map((v, i) => {
+    if (i !== 0) return v;
+    const t = tensorArg(node, v, 0);
+    return transposeView(t, t.shape, NCHW_TO_NHWC);
+  });
+}
+
+/** An NCHW pool op extended with `channels_last` (the input is input 0). */
+function withChannelsLast(info: OpInfo, indices = false): OpInfo {
+  const rankOf = (t: ValueType | undefined): number | undefined => (t?.kind === "tensor" ? t.shape?.length : undefined);
+  const noIndices = (node: Node, outputs: number): void => {
+    if (indices && outputs > 1) fail(node, "channels_last does not support the Indices output");
+  };
+  return {
+    ...info,
+    attrs: { ...info.attrs, ...CHANNELS_LAST_ATTRS },
+    infer: (ctx) => {
+      if (!isChannelsLast(ctx.node, ctx, rankOf(ctx.inputs[0]))) return info.infer(ctx);
+      noIndices(ctx.node, ctx.outputCount);
+      return inferChannelsLast(ctx, [0], info.infer);
+    },
+    run: (ins, ctx) => {
+      const x = ins[0];
+      if (!isChannelsLast(ctx.node, ctx, x instanceof Tensor ? x.rank : undefined)) return info.run(ins, ctx);
+      noIndices(ctx.node, ctx.node.outputs.length);
+      return runChannelsLast(ctx.node, ins, [0], (nchw) => info.run(nchw, ctx));
+    },
+  };
+}
 
 function inferPool(ctx: InferCtx, withIndices: boolean): ValueType[] {
   const x = needTensorIn(ctx, 0);
@@ -168,7 +260,7 @@ const POOL_COMMON: Record<string, AttrSpec> = {
   strides: { type: "ints" },
 };
 
-export const POOL_OPS = {
+const NCHW_POOLS = {
   AveragePool: {
     attrs: { ...POOL_COMMON, count_include_pad: { type: "int", default: 0 } },
     inputs: [1, 1],
@@ -197,6 +289,13 @@ export const POOL_OPS = {
     infer: inferGlobal,
     run: (ins, ctx) => [globalPool(ctx.node, tensorArg(ctx.node, ins[0], 0), "avg", 1)],
   },
+} satisfies Record<string, OpInfo>;
+
+export const POOL_OPS = {
+  AveragePool: withChannelsLast(NCHW_POOLS.AveragePool),
+  MaxPool: withChannelsLast(NCHW_POOLS.MaxPool, true),
+  LpPool: NCHW_POOLS.LpPool,
+  GlobalAveragePool: withChannelsLast(NCHW_POOLS.GlobalAveragePool),
   GlobalMaxPool: {
     attrs: {},
     inputs: [1, 1],

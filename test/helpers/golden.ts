@@ -23,8 +23,11 @@ export interface Case {
   expected: string;
 }
 
-/** Targets a golden case may name with `// TARGET:`. */
-const TARGETS: Readonly<Record<string, TargetCaps>> = { c: C_CAPS };
+/**
+ * Targets a golden case may name with `// TARGET:`. `nhwc` is test-only: the C target's
+ * capabilities with a channels-last layout preference (what the layout pass acts on).
+ */
+const TARGETS: Readonly<Record<string, TargetCaps>> = { c: C_CAPS, nhwc: { ...C_CAPS, layout: "nhwc" } };
 
 export function parseCases(file: string, pass: string): Case[] {
   return readFileSync(file, "utf8").split(SEPARATOR).map((chunk, i) => {

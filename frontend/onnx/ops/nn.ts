@@ -10,6 +10,19 @@ function without(attrs: Readonly<Record<string, AttrValue>>, ...names: string[])
   return out;
 }
 
+/**
+ * A pool entry: `channels_last` is an attribute of the canonical pools (set by the layout pass), not
+ * of ONNX's, so an ONNX node carrying it is an error rather than a silently channels-last pool.
+ */
+const pool = (op: "AveragePool" | "MaxPool" | "GlobalAveragePool", since: number[]): OnnxOpEntry => ({
+  op,
+  since,
+  import: (n, b) => {
+    if (n.attrs.channels_last !== undefined) b.fail(`attribute 'channels_last' is not an ONNX attribute of ${op}`);
+    b.emit(op, n.inputs, n.attrs, n.outputs);
+  },
+});
+
 export const NN_ONNX: readonly OnnxOpEntry[] = [
   { op: "MatMul", since: [1, 9, 13] },
   { op: "MatMulInteger", since: [10] },
@@ -25,8 +38,8 @@ export const NN_ONNX: readonly OnnxOpEntry[] = [
   { op: "ConvInteger", since: [10] },
   { op: "ConvTranspose", since: [1, 11, 22] },
   { op: "DeformConv", since: [19, 22] },
-  { op: "AveragePool", since: [1, 7, 10, 11, 19, 22] },
-  { op: "MaxPool", since: [1, 8, 10, 11, 12, 22] },
+  pool("AveragePool", [1, 7, 10, 11, 19, 22]),
+  pool("MaxPool", [1, 8, 10, 11, 12, 22]),
   {
     op: "LpPool",
     since: [1, 2, 11, 18, 22],
@@ -37,7 +50,7 @@ export const NN_ONNX: readonly OnnxOpEntry[] = [
       b.emit("LpPool", n.inputs, attrs, n.outputs);
     },
   },
-  { op: "GlobalAveragePool", since: [1, 22] },
+  pool("GlobalAveragePool", [1, 22]),
   { op: "GlobalMaxPool", since: [1, 22] },
   {
     op: "GlobalLpPool",
