@@ -1,15 +1,23 @@
-/** C kernels: attention family (Attention, RotaryEmbedding, LinearAttention, CausalConvWithState). */
+/**
+ * C kernels: attention family (Attention, RotaryEmbedding, LinearAttention, CausalConvWithState).
+ * Attention takes the f32 fast path of attention-f32.ts when it applies; this general emitter
+ * follows the reference interpreter step by step (f64 arithmetic rounded like the reference).
+ */
 import type { Emitter, Helper, KernelSpec, ScratchSpec } from "../kernel.ts";
 import type { OpKind } from "../../ir/ops.ts";
 import type { DType } from "../../ir/dtype.ts";
 import { stridesOf } from "./common.ts";
 import { convs, dlit, ilit, indent, ld, offset, rnd, st } from "./quant-common.ts";
 import { CAUSAL_CONV, LINEAR_ATTENTION, ROTARY } from "./attention-more.ts";
+import { ATTENTION_F32_HELPERS, attentionF32 } from "./attention-f32.ts";
 
 /** Rows of scores at most this long live on the stack; longer ones use a scratch buffer. */
 const STACK_ROW = 1024;
 
-const attention: Emitter = ({ attrs, inputs, outputs, r, fail }) => {
+const attention: Emitter = (n) => {
+  const fast = attentionF32(n);
+  if (fast) return fast;
+  const { attrs, inputs, outputs, r, fail } = n;
   const Q = inputs[0]!;
   const K = inputs[1]!;
   const V = inputs[2]!;
@@ -214,4 +222,4 @@ export const ATTENTION_KERNELS: Partial<Record<OpKind, Emitter>> = {
   CausalConvWithState: CAUSAL_CONV,
 };
 
-export const ATTENTION_HELPERS: Record<string, Helper> = {};
+export const ATTENTION_HELPERS: Record<string, Helper> = { ...ATTENTION_F32_HELPERS };
