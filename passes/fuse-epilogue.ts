@@ -8,8 +8,8 @@
  *   output without changing its shape;
  * 2. residual: an Add of a computed value of the output's shape (known equal, symbolic dims too);
  * 3. activation: Relu, Sigmoid, Tanh, HardSwish, LeakyRelu, Gelu (approximate "none"), Clip with
- *   constant scalar min and max, SiLU written as Mul(x, Sigmoid(x)), and exact Gelu written as
- *   Mul(Mul(x, Add(Erf(Div(x, √2)), 1)), 0.5).
+ *   constant scalar min and max, SiLU as Swish with alpha 1 (what fuse-norm makes of it) or written
+ *   as Mul(x, Sigmoid(x)), and exact Gelu written as Mul(Mul(x, Add(Erf(Div(x, √2)), 1)), 0.5).
  *
  * Each step is optional and they match in this order; at least one must match. Every intermediate
  * value must have exactly one reader (the next node of the chain) and not be a graph output. The
@@ -104,6 +104,8 @@ function matchActivation(c: Chain, v: Value): Act | undefined {
         return { act: "LeakyRelu", params: [typeof r.attrs.alpha === "number" ? r.attrs.alpha : 0.01], nodes: [r] };
       case "Gelu":
         return (r.attrs.approximate ?? "none") === "none" ? { act: "Gelu", params: [], nodes: [r] } : undefined;
+      case "Swish":
+        return (r.attrs.alpha ?? 1) === 1 ? { act: "SiLU", params: [], nodes: [r] } : undefined;
       case "Clip": {
         const lo = scalarOf(r.inputs[1]);
         const hi = scalarOf(r.inputs[2]);

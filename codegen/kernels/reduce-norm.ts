@@ -2,7 +2,8 @@
  * C kernels of the reduce family: normalizations (LayerNormalization, RMSNormalization,
  * BatchNormalization, InstanceNormalization, GroupNormalization, LpNormalization,
  * MeanVarianceNormalization, LRN) and losses (NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss).
- * Statistics accumulate in double; the per-element affine step runs in the compute type.
+ * Statistics accumulate in double (f32 LayerNormalization / RMSNormalization: in vectors of float
+ * lanes folded into double, see layerNormF32); the per-element affine step runs in the compute type.
  */
 import type { Emitter, EmitNode, KernelArg, KernelSpec, Lowered, TensorInfo } from "../kernel.ts";
 import type { OpKind } from "../../ir/ops.ts";
@@ -30,6 +31,173 @@ function paramOffset(p: readonly number[], shape: readonly number[], axis: numbe
 
 // ---------------------------------------------------------------------------------------------
 // LayerNormalization / RMSNormalization
+//
+// One task per row (the normalized dims [axis, rank) flattened); the runtime hands each worker a
+// contiguous group of rows. f32 rows take the fast path below; other dtypes the generic one.
+
+/** The C vector type of the f32 fast path: 16 floats (two AVX2 registers, one AVX-512 register). */
+const LN_VW = 16;
+/** Independent accumulators per reduction (4 × 16 lanes), so the adds pipeline. */
+const LN_NA = 4;
+/** Vector lane sums are folded into the double total after at most this many terms per lane. */
+const LN_LANE_TERMS = 64;
+const LN_VEC_IF = "#if defined(__GNUC__) && !defined(INFC_NO_VECTOR)";
+
+/**
+ * One sum over a row: `vterm(acc, v)` is the statement adding the term of vector v to the vector
+ * accumulator acc, `sterm(e)` the float term of the element expression e.
+ */
+interface RowSum {
+  readonly name: string;
+  readonly vterm: (acc: string, v: string) => string;
+  readonly sterm: (e: string) => string;
+}
+
+/**
+ * The statements computing the double sums `sums` (declared here) over the row `xr[0, len)` in one
+ * pass: under GCC/Clang through LN_NA vector accumulators of LN_VW floats (shared among the sums),
+ * folded into double per chunk of LN_LANE_TERMS terms per lane; otherwise (or for rows shorter
+ * than one vector) through laneReduce's 8 float lanes.
+ */
+function rowSums(len: number, sums: readonly RowSum[]): string {
+  const scalar = sums.map((q) => laneReduce("double", q.name, "0.0", "float", "0.0f", len, (a, k) => `${a} += ${q.sterm(`xr[${k}]`)};`, (a, v) => `${a} += ${v};`));
+  if (len < LN_VW) return scalar.join("\n");
+  const na = Math.max(1, LN_NA / sums.length);
+  const step = LN_VW * na;
+  const chunk = step * LN_LANE_TERMS;
+  const chunked = len > chunk;
+  const [c0, c1] = chunked ? ["c0", "c1"] : ["0", String(len)];
+  const acc = (q: number, i: number): string => `a${q}_${i}`;
+  const all = (f: (q: RowSum, qi: number) => string): string => sums.map(f).join(" ");
+  const tree = (q: number): string => {
+    const xs = Array.from({ length: na }, (_, i) => acc(q, i));
+    while (xs.length > 1) xs.splice(0, xs.length, ...Array.from({ length: xs.length / 2 }, (_, i) => `(${xs[2 * i]} + ${xs[2 * i + 1]})`));
+    return xs[0]!;
+  };
+  const inner = [
+    `infc_ln_vf ${sums.flatMap((_, q) => Array.from({ length: na }, (_, i) => `${acc(q, i)} = {0}`)).join(", ")};`,
+    `int64_t k = ${c0};`,
+    `for (; k + ${step} <= ${c1}; k += ${step}) {`,
+    ...Array.from({ length: na }, (_, i) => `  { infc_ln_vf v; memcpy(&v, xr + k${i ? ` + ${i * LN_VW}` : ""}, sizeof v); ${all((q, qi) => q.vterm(acc(qi, i), "v"))} }`),
+    `}`,
+    ...(chunked || len % step >= LN_VW
+      ? [`for (; k + ${LN_VW} <= ${c1}; k += ${LN_VW}) { infc_ln_vf v; memcpy(&v, xr + k, sizeof v); ${all((q, qi) => q.vterm(acc(qi, 0), "v"))} }`]
+      : []),
+    ...sums.flatMap((q, qi) => [
+      `{`,
+      `  const infc_ln_vf tv = ${tree(qi)};`,
+      `  float h[${LN_VW}];`,
+      `  memcpy(h, &tv, sizeof h);`,
+      `  for (int j = 0; j < 8; j++) h[j] += h[j + 8];`,
+      `  ${q.name} += (((double)h[0] + h[1]) + ((double)h[2] + h[3])) + (((double)h[4] + h[5]) + ((double)h[6] + h[7]));`,
+      `}`,
+    ]),
+    ...(chunked || len % LN_VW ? [`for (; k < ${c1}; k++) { ${all((q) => `${q.name} += ${q.sterm("xr[k]")};`)} }`] : []),
+  ];
+  const vec = chunked
+    ? [`for (int64_t c0 = 0; c0 < ${len}; c0 += ${chunk}) {`, `  const int64_t c1 = c0 + ${chunk} < ${len} ? c0 + ${chunk} : ${len};`, indent(inner.join("\n")), `}`]
+    : [`{`, indent(inner.join("\n")), `}`];
+  return [LN_VEC_IF, `double ${sums.map((q) => `${q.name} = 0.0`).join(", ")};`, ...vec, `#else`, ...scalar, `#endif`].join("\n");
+}
+
+/** How a scale/bias is read along a row: contiguous (`k`), one value (`0`), or another offset. */
+function paramRead(name: string, t: TensorInfo | undefined, x: TensorInfo, axis: number): { s: string; v?: string } | undefined {
+  if (!t) return undefined;
+  const off = paramOffset(t.shape, x.shape, axis, "k", "(base + k)");
+  if (off === "k") return { s: `${name}[k]`, v: `memcpy(&${name}v, ${name} + k, sizeof ${name}v);` };
+  if (off === "0") return { s: `${name}[0]`, v: "" };
+  return { s: `${name}[${off}]` };
+}
+
+/**
+ * The f32 fast path, per row (the passes after the first read it from L1), each pass vectorized
+ * with several accumulators:
+ * 1. (LayerNorm) mf = Σx / n rounded to f32 — only a pivot, so its error does not matter;
+ * 2. Σd and Σd² of d = x − mf (RMSNorm: Σx²): d is small and exact when x is near mf, so these
+ *    stay accurate for rows with a large offset, where Σx alone would not; then dm = Σd / n,
+ *    mean = mf + dm and var = Σd² / n − dm²;
+ * 3. y = ((x − mf) − dm) · invstd · scale + bias.
+ */
+function layerNormF32(n: EmitNode, rms: boolean, axis: number, outer: number, len: number): Lowered {
+  const { r } = n;
+  const x = n.inputs[0]!;
+  const scale = n.inputs[1]!;
+  const bias = rms ? undefined : n.inputs[2];
+  const mean = n.outputs[1];
+  const inv = n.outputs[2];
+  const eps = n.attrs.float("epsilon");
+  const g = paramRead("x1", scale, x, axis)!;
+  const b = paramRead("x2", bias, x, axis);
+  const lines = [
+    LN_VEC_IF,
+    `typedef float infc_ln_vf __attribute__((vector_size(${LN_VW * 4})));`,
+    `#endif`,
+    `for (int64_t t = task_begin; t < task_end; t++) {`,
+  ];
+  const row = [
+    `const int64_t base = t * ${len};`,
+    `const float* restrict xr = x0 + base;`,
+    `float* restrict yr = y0 + base;`,
+  ];
+  if (rms) {
+    row.push(
+      rowSums(len, [{ name: "q", vterm: (a, v) => `${a} += ${v} * ${v};`, sterm: (e) => `${e} * ${e}` }]),
+      `const double var = q / ${dbl(len)};`,
+    );
+  } else {
+    row.push(
+      rowSums(len, [{ name: "s", vterm: (a, v) => `${a} += ${v};`, sterm: (e) => e }]),
+      `const float mf = (float)(s / ${dbl(len)});`,
+      rowSums(len, [
+        { name: "sd", vterm: (a, v) => `${a} += ${v} - mf;`, sterm: (e) => `(${e} - mf)` },
+        { name: "q", vterm: (a, v) => `{ const infc_ln_vf d = ${v} - mf; ${a} += d * d; }`, sterm: (e) => `(${e} - mf) * (${e} - mf)` },
+      ]),
+      `const double dm = sd / ${dbl(len)}, mean = (double)mf + dm;`,
+      `double var = q / ${dbl(len)} - dm * dm;`,
+      `if (var < 0.0) var = 0.0;`,
+    );
+  }
+  row.push(`const double inv = 1.0 / sqrt(var + ${dbl(eps)});`, `const float is = (float)inv;`);
+  if (!rms) row.push(`const float dl = (float)dm;`);
+  const centered = (v: string): string => (rms ? v : `((${v} - mf) - dl)`);
+  const affine = (v: string, gs: string, bs: string | undefined): string => `${centered(v)} * is * ${gs}${bs ? ` + ${bs}` : ""}`;
+  const tail = `for (; k < ${len}; k++) yr[k] = ${affine("xr[k]", g.s, b?.s)};`;
+  if (g.v !== undefined && (!b || b.v !== undefined) && len >= LN_VW) {
+    const vg = g.v ? "x1v" : "x1[0]";
+    const vb = b ? (b.v ? "x2v" : "x2[0]") : undefined;
+    row.push(
+      LN_VEC_IF,
+      `{`,
+      `  int64_t k = 0;`,
+      `  for (; k + ${LN_VW} <= ${len}; k += ${LN_VW}) {`,
+      `    infc_ln_vf v${g.v ? ", x1v" : ""}${b?.v ? ", x2v" : ""};`,
+      `    memcpy(&v, xr + k, sizeof v);`,
+      ...(g.v ? [`    ${g.v}`] : []),
+      ...(b?.v ? [`    ${b.v}`] : []),
+      `    v = ${affine("v", vg, vb)};`,
+      `    memcpy(yr + k, &v, sizeof v);`,
+      `  }`,
+      `  ${tail}`,
+      `}`,
+      `#else`,
+      `{ int64_t k = 0; ${tail} }`,
+      `#endif`,
+    );
+  } else {
+    row.push(`{ int64_t k = 0; ${tail} }`);
+  }
+  if (mean) row.push(`y1[t] = ${r.store(mean.dtype, `(${r.computeType(mean.dtype)})mean`)};`);
+  if (inv) row.push(`y2[t] = ${r.store(inv.dtype, `(${r.computeType(inv.dtype)})inv`)};`);
+  if (!rms && !mean) row.push(`(void)mean;`);
+  lines.push(indent(row.join("\n")), `}`);
+  return {
+    kernels: [{
+      tasks: outer,
+      body: lines.join("\n"),
+      helpers: convHelpers(r, "f32", scale.dtype, bias?.dtype, mean?.dtype, inv?.dtype),
+    }],
+  };
+}
 
 function layerNorm(rms: boolean): Emitter {
   return (n): Lowered => {
@@ -46,6 +214,7 @@ function layerNorm(rms: boolean): Emitter {
     const dt = x.dtype;
     const ct = r.computeType(dt);
     if (outer === 0) return { kernels: [] };
+    if (dt === "f32" && len > 0 && scale.dtype === "f32" && (!bias || bias.dtype === "f32")) return layerNormF32(n, rms, axis, outer, len);
     const mean = n.outputs[1];
     const inv = n.outputs[2];
     const ld = (name: string, t: TensorInfo, off: string): string => r.load(t.dtype, `${name}[${off}]`);
