@@ -55,7 +55,7 @@ static inline __attribute__((always_inline)) void infc_at_store(float* restrict 
 }
 #define INFC_AT_DECL(r) infc_vf c##r##0 = z, c##r##1 = z, c##r##2 = z, c##r##3 = z; const float* a##r = a + (mr > r ? r : 0) * lda;
 #define INFC_AT_STEP(r) if (mr > r) { \\
-    t = (infc_vf){0} + a##r[k]; \\
+    t = INFC_SPLAT(a##r[k]); \\
     c##r##0 = INFC_FMAV(t, b0, c##r##0); \\
     if (nv > 1) c##r##1 = INFC_FMAV(t, b1, c##r##1); \\
     if (nv > 2) c##r##2 = INFC_FMAV(t, b2, c##r##2); \\

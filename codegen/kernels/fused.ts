@@ -82,10 +82,7 @@ const isF32 = (n: EmitNode, upto: number): boolean => n.inputs.slice(0, upto).ev
 const fusedConv: Emitter = (n) => {
   if (isF32(n, 4)) {
     const { g3, s } = convGeometry(n);
-    // depthwise: the kernel + a separate epilogue pass measured faster (mobilenet_v2 7.1 vs 9 ms)
-    // than the epilogue inside the depthwise kernel (nn-f32.ts supports both; cause not found yet)
-    const dw = s.C / s.group === 1 && s.group > 1;
-    if (!dw) return convF32(n, g3, s, epiOf(n));
+    return convF32(n, g3, s, epiOf(n));
   }
   return unfused(n, Conv, false);
 };

@@ -1,12 +1,19 @@
 /**
- * f32 fast paths of the nn family: Conv (GEMM over im2col-packed or directly packed input,
- * depthwise direct kernel, dot products for 1×1 spatial), MatMul and Gemm on the packed SGEMM
- * engine of nn-sgemm.ts.
+ * f32 fast paths of the nn family, on the SGEMM engine of nn-sgemm.ts:
+ * - Conv: depthwise convs by a blocked direct kernel (depthwise); 1×1 convs on images of 128+
+ *   pixels as a GEMM reading the activation in place (pointwise), smaller ones packed then GEMM;
+ *   1×1 convs on 1×1 images as dot products; every other conv as im2col per task into a cached
+ *   block + GEMM (implicitConv), unless nn-winograd.ts takes it.
+ * - MatMul and Gemm: packed B + tiled GEMM; a MatMul of at most 4 rows (a classifier) as a GEMV
+ *   streaming B in place; Gemm with transposed B and few rows as dot products.
+ * Tasks are GEMM tiles (tiles(): enough of them for 2 to 4 threads, balanced), depthwise row
+ * blocks of planes, or GEMV column runs; the pool hands them out dynamically.
  */
 import type { EmitNode, KernelArg, KernelSpec, Lowered } from "../kernel.ts";
 import { type Geo3, batchTables, convDims, gemmCOffset, matmulShape } from "./nn-generic.ts";
 import { winogradConv } from "./nn-winograd.ts";
-import { type Epi, SG_KC, SG_MR, SG_NR, ceilDiv, epiDecl, epiHelpers, epiInRegs, epiPost, epiStore, packedSize, sgemmBody, tiles } from "./nn-sgemm.ts";
+import { f32Lit } from "./elementwise-math.ts";
+import { type Epi, type Tiles, SG_KC, SG_NR, ceilDiv, epiDecl, epiHelpers, epiInRegs, epiPost, epiStore, packedSize, sgemmBody, tileBounds, tiles } from "./nn-sgemm.ts";
 
 const prod = (a: readonly number[]): number => a.reduce((x, y) => x * y, 1);
 const inArg = (name: string, index: number): KernelArg => ({ name, ref: { kind: "in", index } });
@@ -21,8 +28,8 @@ export interface ConvShape {
   group: number;
 }
 
-/** Depthwise (one input channel per group) 2-D conv: direct, vectorizable interior + scalar borders. Tasks: planes. */
-function depthwise(n: EmitNode, g3: Geo3, s: ConvShape, epi?: Epi): KernelSpec {
+/** Depthwise 2-D conv, plain form (rows too wide for the blocked kernel): vectorizable interior + scalar borders. Tasks: planes. */
+function depthwisePlain(n: EmitNode, g3: Geo3, s: ConvShape, epi?: Epi): KernelSpec {
   const [, IH, IW] = g3.inp as [number, number, number];
   const [, OH, OW] = g3.out as [number, number, number];
   const [, KH, KW] = g3.k as [number, number, number];
@@ -77,17 +84,201 @@ ${Array.from({ length: KH }, (_, kh) => Array.from({ length: KW }, (_, kw) => ` 
   return { label: "depthwise", tasks: s.N * s.M, body, ...(epi ? { helpers: epiHelpers(epi), args: [inArg("x0", 0), inArg("x1", 1), ...(hasBias ? [inArg("x2", 2)] : []), ...(epi.res ? [inArg("x3", 3)] : []), outArg("y0", 0)] } : {}) };
 }
 
-/** Tiles of the implicit conv: every M-tile repacks its B blocks, so use as few M-tiles as give 2+ tasks. */
-function implicitTiles(s: ConvShape, Mg: number, P: number): ReturnType<typeof tiles> {
-  const t = tiles(Mg, P);
-  const total = s.N * s.group * t.nt;
-  const mt = Math.max(1, Math.min(t.mt, Math.ceil(2 / total)));
-  const mc = ceilDiv(ceilDiv(Mg, mt), SG_MR) * SG_MR;
-  return { ...t, mt: ceilDiv(Mg, mc), mc };
+/** Lanes the depthwise blocks are laid out for (the widest build, AVX-512); narrower builds run the same code. */
+const DW_VL = 16;
+/** Vectors per register block of the depthwise kernel on narrow planes (independent FMA chains). */
+const DW_R = 4;
+/** Floats of input (phase rows) per depthwise block (8 KiB: with the block's output, well inside L1). */
+const DW_BUDGET = 2048;
+/** Most floats of stack the blocked depthwise kernel may use; beyond, depthwisePlain runs. */
+const DW_STACK = 32768;
+const roundUp = (a: number, b: number): number => ceilDiv(a, b) * b;
+/** A MatMul with at most this many rows (all batches together) runs as a GEMV. */
+const GEMV_ROWS = 4;
+/** Columns per GEMV task (4 panels: 8 tasks for a 1000-class classifier). */
+const GEMV_COLS = 4 * SG_NR;
+const withoutRes = (e: Epi): Epi => {
+  const { res: _res, ...rest } = e;
+  return rest;
+};
+
+/**
+ * Depthwise (one input channel per group) 2-D conv, blocked. A task is one block of output rows of
+ * one plane. The block's input rows are first copied, zero-padded, into "phase" rows: for stride
+ * (SH, SW), phase (rp, cp) holds padded rows rp, rp + SH, ... and columns cp, cp + SW, ... (stride 2
+ * columns are split with vector shuffles), so every tap reads a contiguous run at a constant offset:
+ * output (oh, ow) of tap (kh, kw) is phase ((kh·DH) % SH, (kw·DW) % SW) at row oh + ⌊kh·DH/SH⌋,
+ * column ow + ⌊kw·DW/SW⌋, rows WH = OW + ⌊(KW-1)·DW/SW⌋ floats apart.
+ *
+ * Wide planes (OW ≥ 16) compute DW_R output rows × one vector of columns at a time (the last vector
+ * of a row ends at OW, overlapping the previous one), each loaded input vector feeding every row it
+ * serves, and store straight into the output with bias, residual and register activations applied.
+ * Narrow planes compute the block's phase-row space flat (vectors run across row ends; lanes past
+ * OW are junk) into a stage, then copy rows out through the epilogue. FMAs are explicit: the
+ * artifact's -std=c99 build does not contract a·b + c.
+ */
+function depthwise(n: EmitNode, g3: Geo3, s: ConvShape, epi?: Epi): KernelSpec {
+  const [, IH, IW] = g3.inp as [number, number, number];
+  const [, OH, OW] = g3.out as [number, number, number];
+  const [, KH, KW] = g3.k as [number, number, number];
+  const [, SH, SW] = g3.s as [number, number, number];
+  const [, DH, DW] = g3.d as [number, number, number];
+  const [, PH, PW] = g3.p as [number, number, number];
+  const Mg = s.M / s.group;
+  const hasBias = n.inputs[2] !== undefined;
+  const halo = Math.floor(((KH - 1) * DH) / SH);
+  const WH = OW + Math.floor(((KW - 1) * DW) / SW);
+  const NPH = SH * SW;
+  const taps: { k: number; ph: number; off: number }[] = [];
+  for (let kh = 0; kh < KH; kh++) {
+    for (let kw = 0; kw < KW; kw++) {
+      taps.push({ k: kh * KW + kw, ph: ((kh * DH) % SH) * SW + ((kw * DW) % SW), off: Math.floor((kh * DH) / SH) * WH + Math.floor((kw * DW) / SW) });
+    }
+  }
+  const maxOff = Math.max(...taps.map((t) => t.off));
+  const wide = OW >= DW_VL;
+  // output rows per register block of wide planes: each loaded input vector feeds up to R rows;
+  // 4 for long rows or 5×5 taps, 2 otherwise (measured: 4 rows of 3×3 taps on 28..56 columns ran
+  // 25-35% slower than 2)
+  const R = wide ? (OW >= 64 || KH >= 5 ? 4 : 2) : DW_R;
+  let BR: number;
+  let QEND = 0;
+  let RB: number;
+  if (wide) {
+    BR = Math.min(roundUp(OH, R), Math.max(R, Math.floor(DW_BUDGET / (NPH * WH) / R) * R));
+    RB = BR + halo;
+  } else {
+    BR = Math.min(OH, Math.max(1, Math.floor(DW_BUDGET / (NPH * WH))));
+    QEND = roundUp(BR * WH, R * DW_VL);
+    RB = ceilDiv(QEND + maxOff, WH);
+  }
+  const PHS = RB * WH;
+  if (NPH * PHS + QEND > DW_STACK) return depthwisePlain(n, g3, s, epi);
+  const NB = ceilDiv(OH, BR);
+  const plane = OH * OW;
+  // one padded input row into the phase rows of row phase rp (d: its row in phase (rp, 0))
+  let fill: string;
+  if (SW === 1) {
+    const lo = Math.min(PW, WH);
+    const hi = Math.max(lo, Math.min(WH, PW + IW));
+    fill = [lo > 0 ? `memset(d, 0, ${lo * 4});` : "", hi > lo ? `memcpy(d + ${lo}, src + ${lo - PW}, ${(hi - lo) * 4});` : "", hi < WH ? `memset(d + ${hi}, 0, ${(WH - hi) * 4});` : ""].filter(Boolean).join(" ");
+  } else if (SW === 2) {
+    // padded column u = iw + PW is phase u % 2, column u / 2: split pairs straight from the source
+    // row (a copy first would make the shuffle's loads wait on the copy's stores), then the ends
+    const iw0 = PW % 2;
+    const c0 = (PW + iw0) / 2;
+    const pairs = Math.max(0, Math.min(Math.floor((IW - iw0) / 2), WH - c0));
+    const parts: string[] = [];
+    if (pairs > 0) parts.push(`infc_dw_deint2(src + ${iw0}, d + ${c0}, d + ${PHS + c0}, ${pairs});`);
+    for (let cp = 0; cp < 2; cp++) {
+      const lo = Math.min(WH, Math.max(0, Math.ceil((PW - cp) / 2)));
+      const hi = Math.max(lo, Math.min(WH, Math.ceil((PW + IW - cp) / 2)));
+      const dc = `d${cp ? ` + ${PHS}` : ""}`;
+      if (lo > 0) parts.push(`memset(${dc}, 0, ${lo * 4});`);
+      if (hi < WH) parts.push(`memset(${dc} + ${hi}, 0, ${(WH - hi) * 4});`);
+      // valid columns the pairs did not cover
+      const a = pairs > 0 ? Math.max(lo, Math.min(hi, c0)) : hi;
+      const b = pairs > 0 ? Math.min(hi, Math.max(lo, c0 + pairs)) : hi;
+      const loose = [...Array.from({ length: a - lo }, (_, i) => lo + i), ...Array.from({ length: hi - b }, (_, i) => b + i)];
+      for (const c of loose) parts.push(`d[${cp * PHS + c}] = src[${2 * c + cp - PW}];`);
+    }
+    fill = parts.join(" ");
+  } else {
+    fill = `for (int64_t cp = 0; cp < ${SW}; cp++) for (int64_t c = 0; c < ${WH}; c++) { const int64_t iw = c * ${SW} + cp - ${PW}; d[cp * ${PHS} + c] = iw >= 0 && iw < ${IW} ? src[iw] : 0.0f; }`;
+  }
+  const acc = Array.from({ length: R }, (_, j) => `a${j}`);
+  const fma: string[] = [];
+  if (wide) {
+    // group the taps of all R rows by the input vector they read (rows share input rows)
+    const byOff = new Map<number, string[]>();
+    for (let j = 0; j < R; j++) {
+      for (const t of taps) {
+        const o = t.ph * PHS + t.off + j * WH;
+        if (!byOff.has(o)) byOff.set(o, []);
+        byOff.get(o)!.push(`a${j} = INFC_DW_FMA(w${t.k}, l, a${j});`);
+      }
+    }
+    for (const [o, f] of [...byOff].sort((a, b) => a[0] - b[0])) fma.push(`{ const infc_dwv l = INFC_DW_LD(p + ${o}); ${f.join(" ")} }`);
+  } else {
+    for (const t of taps) for (let j = 0; j < R; j++) fma.push(`a${j} = INFC_DW_FMA(w${t.k}, INFC_DW_LD(p + (${t.ph * PHS + t.off} + ${j} * INFC_DW_VL)), a${j});`);
+  }
+  const regAct = epi && epi.act !== 0 ? `v = INFC_DW_ACT(v, ${epi.act}, ${f32Lit(epi.p0)}, ${f32Lit(epi.p1)}); ` : "";
+  const rowEpi = epi ? { ...epi, ...(epi.res ? { res: "rr" } : {}) } : undefined;
+  // flat blocks: a register activation runs on the vectors when there is no residual to add first
+  const flatRegs = epi !== undefined && epi.act !== 0 && !epi.res;
+  const flatAct = (a: string): string => (flatRegs ? `INFC_DW_ACT(${a}, ${epi!.act}, ${f32Lit(epi!.p0)}, ${f32Lit(epi!.p1)})` : a);
+  const copyOut = !epi || (!epi.res && !epi.post) ? `memcpy(yr, sr, ${OW * 4});` : `for (int64_t ow = 0; ow < ${OW}; ow++) ${epiStore(rowEpi, "yr[ow]", "sr[ow]", "ow")}`;
+  let compute: string;
+  if (wide) {
+    const stores = acc.map((a, j) => {
+      const st = `{ infc_dwv v = ${a}; ${epi?.res ? `v += INFC_DW_LD(rs + ${j * OW}); ` : ""}${regAct}INFC_DW_ST(yr + ${j * OW}, v); }`;
+      return j === 0 ? `      ${st}` : `      if (oh0 + r + ${j} < ${OH}) ${st}`;
+    });
+    const post = epi?.post ? `
+    for (int64_t j = 0; j < ${R} && oh0 + r + j < ${OH}; j++) {
+      float* restrict yr = yp + (oh0 + r + j) * ${OW};
+      for (int64_t ow = 0; ow < ${OW}; ow++) ${epiStore(withoutRes(epi), "yr[ow]", "yr[ow]", "ow")}
+    }` : "";
+    compute = `  for (int64_t r = 0; r < ${BR} && oh0 + r < ${OH}; r += ${R}) {
+    for (int64_t cc = 0; cc < ${OW}; cc += INFC_DW_VL) {
+      const int64_t c = cc + INFC_DW_VL > ${OW} ? ${OW} - INFC_DW_VL : cc;
+      const float* restrict p = ph + r * ${WH} + c;
+      infc_dwv ${acc.map((a) => `${a} = bv`).join(", ")};
+      ${fma.join("\n      ")}
+      float* restrict yr = yp + (oh0 + r) * ${OW} + c;${epi?.res ? `
+      const float* restrict rs = rq + (oh0 + r) * ${OW} + c;` : ""}
+${stores.join("\n")}
+    }${post}
+  }`;
+  } else {
+    compute = `  for (int64_t q = 0; q < ${QEND}; q += ${R} * INFC_DW_VL) {
+    const float* restrict p = ph + q;
+    infc_dwv ${acc.map((a) => `${a} = bv`).join(", ")};
+    ${fma.join("\n    ")}
+    ${acc.map((a, j) => `INFC_DW_ST(st + q + ${j} * INFC_DW_VL, ${flatAct(a)});`).join(" ")}
+  }
+  for (int64_t r = 0; r < ${BR} && oh0 + r < ${OH}; r++) {
+    float* restrict yr = yp + (oh0 + r) * ${OW};
+    const float* restrict sr = st + r * ${WH};${epi?.res ? `
+    const float* restrict rr = rq + (oh0 + r) * ${OW};` : ""}
+    ${copyOut}
+  }`;
+  }
+  const body = `float ph[${NPH * PHS}];${QEND ? `
+float st[${QEND}];` : ""}
+for (int64_t t = task_begin; t < task_end; t++) {
+  const int64_t pl = t / ${NB}, oh0 = (t % ${NB}) * ${BR};
+  const int64_t b = pl / ${s.M}, m = pl % ${s.M};
+  const float* restrict xp = x0 + (b * ${s.C} + m / ${Mg}) * ${IH * IW};
+  const float* restrict wp = x1 + m * ${KH * KW};
+  float* restrict yp = y0 + pl * ${plane};${epi?.res ? `
+  const float* restrict rq = x3 + pl * ${plane};` : ""}
+  const infc_dwv bv = INFC_DW_SPLAT(${hasBias ? "x2[m]" : "0.0f"});
+  ${taps.map((t) => `const infc_dwv w${t.k} = INFC_DW_SPLAT(wp[${t.k}]);`).join(" ")}
+  for (int64_t r = 0; r < ${RB}; r++) {
+    for (int64_t rp = 0; rp < ${SH}; rp++) {
+      const int64_t ih = (oh0 + r) * ${SH} + rp - ${PH};
+      float* restrict d = ph + rp * ${SW * PHS} + r * ${WH};
+      if (ih < 0 || ih >= ${IH}) { for (int64_t cp = 0; cp < ${SW}; cp++) memset(d + cp * ${PHS}, 0, ${WH * 4}); continue; }
+      const float* restrict src = xp + ih * ${IW};
+      ${fill}
+    }
+  }
+${compute}
+}`;
+  return {
+    label: wide ? "depthwise rows" : "depthwise flat", tasks: s.N * s.M * NB, body, helpers: ["nn_dw", ...epiHelpers(epi)],
+    args: [inArg("x0", 0), inArg("x1", 1), ...(hasBias ? [inArg("x2", 2)] : []), ...(epi?.res ? [inArg("x3", 3)] : []), outArg("y0", 0)],
+  };
+}
+
+/** Tiles of the implicit conv: every M-tile redoes the im2col of its B blocks, so rows are split last. */
+function implicitTiles(s: ConvShape, Mg: number, P: number, Kc: number): Tiles {
+  return tiles(Mg, P, Kc, s.N * s.group, Infinity);
 }
 
 function implicitScratch(s: ConvShape, Mg: number, P: number, Kc: number): number {
-  const t = implicitTiles(s, Mg, P);
+  const t = implicitTiles(s, Mg, P, Kc);
   return s.N * s.group * t.mt * t.nt * Math.min(SG_KC, Kc) * t.nc;
 }
 
@@ -99,7 +290,7 @@ function implicitConv(n: EmitNode, g3: Geo3, s: ConvShape, epi?: Epi): KernelSpe
   const { C, M, group } = s;
   const { Cg, Mg, ID, IH, IW, OD, OH, OW, KD, KH, KW, SD, SH, SW, DD, DH, DW, PD, PH, PW, KK, P, plane } = convDims(g3, s);
   const Kc = Cg * KK;
-  const t = implicitTiles(s, Mg, P);
+  const t = implicitTiles(s, Mg, P, Kc);
   const KC = Math.min(SG_KC, Kc);
   const BLK = KC * t.nc;
   const hasBias = n.inputs[2] !== undefined;
@@ -120,8 +311,7 @@ float* restrict blk = s0 + task_begin * ${BLK};
 for (int64_t t = task_begin; t < task_end; t++) {
   const int64_t mb = t % ${t.mt}, nb = (t / ${t.mt}) % ${t.nt}, bt = t / ${t.mt * t.nt};
   const int64_t b = bt / ${group}, g = bt % ${group};
-  const int64_t i0 = mb * ${t.mc}, i1 = i0 + ${t.mc} < ${Mg} ? i0 + ${t.mc} : ${Mg};
-  const int64_t j0 = nb * ${t.nc}, j1 = j0 + ${t.nc} < ${P} ? j0 + ${t.nc} : ${P};
+  ${tileBounds(t, Mg, P)}
   const int64_t ncols = j1 - j0, npad = (ncols + INFC_NR - 1) / INFC_NR * INFC_NR;
   float tmp[${t.nc}];
   for (int64_t q = ncols; q < npad; q++) tmp[q] = 0.0f;${epi ? `
@@ -155,12 +345,59 @@ for (int64_t t = task_begin; t < task_end; t++) {
       float* restrict d = blk + kk * INFC_NR;
       for (int64_t p = 0; p < npad; p += INFC_NR) memcpy(d + p * kc, tmp + p, INFC_NR * 4);
     }
-    infc_sgemm_block(i0, i1, 0, ncols, kc, x1 + (g * ${Mg}) * ${Kc} + kb, ${Kc}, blk, kc * INFC_NR, y0 + (b * ${M} + g * ${Mg}) * ${P} + j0, ${P}, ${hasBias ? 1 : 0}, ${hasBias ? `x2 + g * ${Mg}` : "(const float*)0"}, kb > 0, 1.0f, ${epiInRegs(epi) ? `kb + kc >= ${Kc} ? &e : (const infc_epi*)0` : "(const infc_epi*)0"});
+    infc_sgemm_block(i0, i1, 0, ncols, kc, x1 + (g * ${Mg}) * ${Kc} + kb, ${Kc}, blk, kc * INFC_NR, INFC_NR, y0 + (b * ${M} + g * ${Mg}) * ${P} + j0, ${P}, ${hasBias ? 1 : 0}, ${hasBias ? `x2 + g * ${Mg}` : "(const float*)0"}, kb > 0, 1.0f, ${epiInRegs(epi) ? `kb + kc >= ${Kc} ? &e : (const infc_epi*)0` : "(const infc_epi*)0"});
   }${epiPost(epi, `y0 + (b * ${M} + g * ${Mg}) * ${P}`, String(P), "j1")}
 }`;
   return {
     label: "im2col+sgemm", tasks: s.N * group * t.mt * t.nt, body, helpers: ["nn_sgemm", ...epiHelpers(epi)],
     args: [inArg("x0", 0), inArg("x1", 1), ...(hasBias ? [inArg("x2", 2)] : []), ...(epi?.res ? [inArg("x3", 3)] : []), scratchArg("s0", 0), outArg("y0", 0)],
+  };
+}
+
+/**
+ * 1×1 conv (stride 1, no padding) as GEMM reading the activation in place: per (batch, group)
+ * C[Mg][P] = W[Mg][Kc] · X[Kc][P], X's rows P floats apart are B's rows, so full NR-wide column
+ * panels go to the micro-kernel unpacked (no pack step, no scratch); a task's last partial panel is
+ * copied, zero-filled, into a small K-block on the stack. Tasks: (batch·group) × M-tiles × N-tiles.
+ */
+function pointwise(n: EmitNode, s: ConvShape, P: number, epi?: Epi): KernelSpec {
+  const { C, M, group } = s;
+  const Cg = C / group;
+  const Mg = M / group;
+  const hasBias = n.inputs[2] !== undefined;
+  const t = tiles(Mg, P, Cg, s.N * group);
+  const KC = Math.min(SG_KC, Cg);
+  const reg = epiInRegs(epi);
+  const body = `float eb[${KC * SG_NR}];
+for (int64_t t = task_begin; t < task_end; t++) {
+  const int64_t mb = t % ${t.mt}, nb = (t / ${t.mt}) % ${t.nt}, bt = t / ${t.mt * t.nt};
+  const int64_t b = bt / ${group}, g = bt % ${group};
+  ${tileBounds(t, Mg, P)}
+  const int64_t jf = j0 + (j1 - j0) / INFC_NR * INFC_NR;
+  const float* restrict xb = x0 + (b * ${C} + g * ${Cg}) * ${P};
+  const float* restrict wa = x1 + g * ${Mg * Cg};
+  float* restrict yb = y0 + (b * ${M} + g * ${Mg}) * ${P};${reg ? `
+  ${epiDecl(epi!, `x3 + (b * ${M} + g * ${Mg}) * ${P}`)}
+  infc_epi ee = e; if (ee.res) ee.res += jf;` : ""}
+  for (int64_t kb = 0; kb < ${Cg}; kb += ${KC}) {
+    const int64_t kc = ${Cg} - kb < ${KC} ? ${Cg} - kb : ${KC};
+    const int last = kb + kc >= ${Cg};
+    if (jf > j0) infc_sgemm_block(i0, i1, j0, jf, kc, wa + kb, ${Cg}, xb + kb * ${P}, INFC_NR, ${P}, yb, ${P}, ${hasBias ? 1 : 0}, ${hasBias ? `x2 + g * ${Mg}` : "(const float*)0"}, kb > 0, 1.0f, ${reg ? "last ? &e : (const infc_epi*)0" : "(const infc_epi*)0"});
+    if (j1 > jf) {
+      for (int64_t k = 0; k < kc; k++) {
+        float* restrict d = eb + k * INFC_NR;
+        const float* restrict x = xb + (kb + k) * ${P} + jf;
+        for (int64_t q = 0; q < j1 - jf; q++) d[q] = x[q];
+        for (int64_t q = j1 - jf; q < INFC_NR; q++) d[q] = 0.0f;
+      }
+      infc_sgemm_block(i0, i1, 0, j1 - jf, kc, wa + kb, ${Cg}, eb, 0, INFC_NR, yb + jf, ${P}, ${hasBias ? 1 : 0}, ${hasBias ? `x2 + g * ${Mg}` : "(const float*)0"}, kb > 0, 1.0f, ${reg ? "last ? &ee : (const infc_epi*)0" : "(const infc_epi*)0"});
+    }
+    (void)last;
+  }${epiPost(epi, "yb", String(P), "j1")}
+}`;
+  return {
+    label: "1x1 sgemm", tasks: s.N * group * t.mt * t.nt, body, helpers: ["nn_sgemm", ...epiHelpers(epi)],
+    args: [inArg("x0", 0), inArg("x1", 1), ...(hasBias ? [inArg("x2", 2)] : []), ...(epi?.res ? [inArg("x3", 3)] : []), outArg("y0", 0)],
   };
 }
 
@@ -183,6 +420,8 @@ export function convF32(n: EmitNode, g3: Geo3, s: ConvShape, epi?: Epi): Lowered
 }`;
     return { kernels: [{ label: "dot", tasks: N * M, body, helpers: ["nn_sdot", ...epiHelpers(epi)] }] };
   }
+  // in place from 4 column panels on; below, the partial panel dominates and one shared pack is cheaper
+  if (direct && P >= 4 * SG_NR) return { kernels: [pointwise(n, s, P, epi)] };
   const NPad = ceilDiv(P, SG_NR) * SG_NR;
   const pk = packedSize(Kc, P);
   const BG = N * group;
@@ -246,6 +485,18 @@ for (int64_t t = task_begin; t < task_end; t++) {
     return { kernels: [{ label: "dot", tasks: nb * M, body, helpers: ["nn_sdot", ...eh] }] };
   }
   if (bias && !perCol) return undefined;
+  const flat = nbB === 1 && ia.every((v, i) => v === i);
+  if (flat && nb * M <= GEMV_ROWS) {
+    // GEMV: B streamed in place, tasks over runs of columns
+    const tasks = ceilDiv(N, GEMV_COLS);
+    const body = `for (int64_t t = task_begin; t < task_end; t++) {
+  const int64_t i0 = 0, i1 = ${nb * M}, j0 = t * ${GEMV_COLS}, j1 = j0 + ${GEMV_COLS} < ${N} ? j0 + ${GEMV_COLS} : ${N};
+  (void)i0; (void)i1;${epiInRegs(epi) ? `
+  ${epiDecl(epi!)}` : ""}
+  infc_sgemv(${nb * M}, ${K}, x0, ${K}, x1, ${N}, j0, j1, y0, ${N}, ${bias ? "x2" : "(const float*)0"}, ${epiInRegs(epi) ? "&e" : "(const infc_epi*)0"});${epiPost(epi, "y0", String(N), "j1")}
+}`;
+    return { kernels: [{ label: "sgemv", tasks, helpers: ["nn_sgemv", ...eh], args: [inArg("x0", 0), inArg("x1", 1), ...extra, outArg("y0", 0)], body }] };
+  }
   const fx = { ...(bias ? { bias: { mode: 2 as const, ptr: "x2" } } : {}), ...(epi ? { epi } : {}) };
   const pk = packedSize(K, N);
   const pack: KernelSpec = {
@@ -255,7 +506,6 @@ for (int64_t t = task_begin; t < task_end; t++) {
   infc_spack_row(x1 + t * ${N}, ${N}, 0, ${K}, s0 + bb * ${pk} + k * INFC_NR);
 }`,
   };
-  const flat = nbB === 1 && ia.every((v, i) => v === i);
   const g = flat
     ? sgemmBody({ count: 1, M: nb * M, N, K, lda: K, ldc: N, aOff: "0", bOff: "0", cOff: "0", a: "x0", bp: "s0", c: "y0", ...fx })
     : sgemmBody({ count: nb, M, N, K, lda: K, ldc: N, aOff: `ia[bt] * ${M * K}`, bOff: `ib[bt] * ${pk}`, cOff: `bt * ${M * N}`, a: "x0", bp: "s0", c: "y0", ...fx });

@@ -1,12 +1,19 @@
 /**
- * The f32 GEMM engine of the nn family: a register-blocked micro-kernel (MR×NR = 6×16, GCC/Clang
- * vector extensions with a scalar fallback), B packed into NR-wide column panels in scratch (by a
- * separate, parallel pack kernel: plain rows, transposed rows or im2col), A read in place
- * (row-major, the layout conv weights already have), and a tiled driver whose tasks are
- * (problem × M-tile × N-tile) blocks writing disjoint parts of C.
+ * The f32 GEMM engine of the nn family: a register-blocked micro-kernel (MR×NR = 12×32 with
+ * AVX-512, 6×16 with AVX2; GCC/Clang vector extensions with explicit FMAs, since the artifact's
+ * -std=c99 build does not contract a·b + c, and a scalar fallback), A read in place (row-major, the
+ * layout conv weights already have), B either packed into NR-wide column panels (a separate,
+ * parallel pack kernel, or im2col per task) or read in place with its own row stride (1×1 convs:
+ * the activation's rows are B's rows), and a tiled driver whose tasks are (problem × M-tile ×
+ * N-tile) blocks writing disjoint parts of C. A panel's last few columns past whole vectors run as
+ * dot products (a 7×7 image, 49 = 48 + 1, would otherwise cost a whole vector per row).
  *
- * Packed layout: panel jp holds columns [16jp, 16jp+16) as K rows of 16 floats (zero beyond N), so
- * panel jp starts at jp*K*16 and row k of it at jp*K*16 + k*16.
+ * Also here: the M ≤ 4 GEMV that streams B in place, the depthwise conv's vector helpers, and the
+ * fused epilogues (bias, residual, activation applied to the register rows as they are stored;
+ * Sigmoid, SiLU and HardSwish have vector forms, the rest run after each tile).
+ *
+ * Packed layout: panel jp holds columns [NR·jp, NR·jp + NR) as K rows of NR floats (zero beyond N),
+ * so panel jp starts at jp·K·NR and row k of it at jp·K·NR + k·NR.
  */
 import type { Helper, KernelSpec } from "../kernel.ts";
 import { activationExpr, f32Lit } from "./elementwise-math.ts";
@@ -41,6 +48,9 @@ typedef float infc_vf __attribute__((vector_size(32)));
 #define INFC_FMAV(a, b, c) INFC_FMA8(a, b, c)
 #endif
 static inline infc_vf infc_ldv(const float* p) { infc_vf v; memcpy(&v, p, sizeof v); return v; }
+/* x in every lane: x - 0 is x exactly (also for -0), so compilers fold it to a broadcast, which an
+   FMA takes from memory ({0} + x is not x for x = -0, and stays an add) */
+#define INFC_SPLAT(x) ((float)(x) - (infc_vf){0})
 static inline void infc_stv(float* p, infc_vf v) { memcpy(p, &v, sizeof v); }
 #define INFC_NR (2 * INFC_VL)
 #else
@@ -82,9 +92,9 @@ static inline __attribute__((always_inline)) void infc_sg_row(float* restrict c,
   }
 }
 #define INFC_SG_DECL(r) infc_vf c##r##0 = z, c##r##1 = z; const float* a##r = mr > r ? a + r * lda : a; (void)a##r;
-#define INFC_SG_STEP(r) if (mr > r) { t = (infc_vf){0} + a##r[k]; c##r##0 = INFC_FMAV(t, b0, c##r##0); if (nv > 1) c##r##1 = INFC_FMAV(t, b1, c##r##1); }
+#define INFC_SG_STEP(r) if (mr > r) { t = INFC_SPLAT(a##r[k]); c##r##0 = INFC_FMAV(t, b0, c##r##0); if (nv > 1) c##r##1 = INFC_FMAV(t, b1, c##r##1); }
 #define INFC_SG_STORE(r) if (mr > r) { if (alpha != 1.0f) { c##r##0 *= alpha; c##r##1 *= alpha; } infc_sg_row(c + r * ldc, c##r##0, c##r##1, nv, nr, acc_c, bmode, bias, r, e, res ? res + r * ldc : res); }
-static inline __attribute__((always_inline)) void infc_sg_ukr(const int mr, const int nv, int64_t kc, const float* restrict a, int64_t lda, const float* restrict b, float* restrict c, int64_t ldc, int nr, int acc_c, int bmode, const float* restrict bias, float alpha, const infc_epi* restrict e, const float* restrict res) {
+static inline __attribute__((always_inline)) void infc_sg_ukr(const int mr, const int nv, int64_t kc, const float* restrict a, int64_t lda, const float* restrict b, int64_t ldb, float* restrict c, int64_t ldc, int nr, int acc_c, int bmode, const float* restrict bias, float alpha, const infc_epi* restrict e, const float* restrict res) {
   const infc_vf z = {0};
   INFC_SG_DECL(0) INFC_SG_DECL(1) INFC_SG_DECL(2) INFC_SG_DECL(3) INFC_SG_DECL(4) INFC_SG_DECL(5)
 #if INFC_MR > 6
@@ -92,7 +102,7 @@ static inline __attribute__((always_inline)) void infc_sg_ukr(const int mr, cons
 #endif
   for (int64_t k = 0; k < kc; k++) {
     const infc_vf b0 = infc_ldv(b), b1 = nv > 1 ? infc_ldv(b + INFC_VL) : z;
-    b += INFC_NR;
+    b += ldb;
     infc_vf t;
     INFC_SG_STEP(0) INFC_SG_STEP(1) INFC_SG_STEP(2) INFC_SG_STEP(3) INFC_SG_STEP(4) INFC_SG_STEP(5)
 #if INFC_MR > 6
@@ -105,14 +115,14 @@ static inline __attribute__((always_inline)) void infc_sg_ukr(const int mr, cons
 #endif
 }
 #else
-static void infc_sg_ukr(const int mr, const int nv, int64_t kc, const float* restrict a, int64_t lda, const float* restrict b, float* restrict c, int64_t ldc, int nr, int acc_c, int bmode, const float* restrict bias, float alpha, const infc_epi* restrict e, const float* restrict res) {
+static void infc_sg_ukr(const int mr, const int nv, int64_t kc, const float* restrict a, int64_t lda, const float* restrict b, int64_t ldb, float* restrict c, int64_t ldc, int nr, int acc_c, int bmode, const float* restrict bias, float alpha, const infc_epi* restrict e, const float* restrict res) {
   float acc[INFC_MR][INFC_NR];
   (void)nv;
   for (int r = 0; r < mr; r++) for (int j = 0; j < INFC_NR; j++) acc[r][j] = 0.0f;
   for (int64_t k = 0; k < kc; k++) {
     for (int r = 0; r < mr; r++) {
       const float av = a[r * lda + k];
-      for (int j = 0; j < INFC_NR; j++) acc[r][j] += av * b[k * INFC_NR + j];
+      for (int j = 0; j < nr; j++) acc[r][j] += av * b[k * ldb + j];
     }
   }
   for (int r = 0; r < mr; r++) {
@@ -127,8 +137,8 @@ static void infc_sg_ukr(const int mr, const int nv, int64_t kc, const float* res
   }
 }
 #endif
-typedef void (*infc_sg_ukr_fn)(int64_t, const float* restrict, int64_t, const float* restrict, float* restrict, int64_t, int, int, int, const float* restrict, float, const infc_epi* restrict, const float* restrict);
-#define INFC_SG_UKR(m, v) static void infc_sg_ukr_##m##_##v(int64_t kc, const float* restrict a, int64_t lda, const float* restrict b, float* restrict c, int64_t ldc, int nr, int acc_c, int bmode, const float* restrict bias, float alpha, const infc_epi* restrict e, const float* restrict res) { infc_sg_ukr(m, v, kc, a, lda, b, c, ldc, nr, acc_c, bmode, bias, alpha, e, res); }
+typedef void (*infc_sg_ukr_fn)(int64_t, const float* restrict, int64_t, const float* restrict, int64_t, float* restrict, int64_t, int, int, int, const float* restrict, float, const infc_epi* restrict, const float* restrict);
+#define INFC_SG_UKR(m, v) static void infc_sg_ukr_##m##_##v(int64_t kc, const float* restrict a, int64_t lda, const float* restrict b, int64_t ldb, float* restrict c, int64_t ldc, int nr, int acc_c, int bmode, const float* restrict bias, float alpha, const infc_epi* restrict e, const float* restrict res) { infc_sg_ukr(m, v, kc, a, lda, b, ldb, c, ldc, nr, acc_c, bmode, bias, alpha, e, res); }
 #define INFC_SG_UKR2(m) INFC_SG_UKR(m, 1) INFC_SG_UKR(m, 2)
 INFC_SG_UKR2(1) INFC_SG_UKR2(2) INFC_SG_UKR2(3) INFC_SG_UKR2(4) INFC_SG_UKR2(5) INFC_SG_UKR2(6)
 #if INFC_MR > 6
@@ -142,21 +152,57 @@ static const infc_sg_ukr_fn infc_sg_ukrs[6][2] = {
   {infc_sg_ukr_1_1, infc_sg_ukr_1_2}, {infc_sg_ukr_2_1, infc_sg_ukr_2_2}, {infc_sg_ukr_3_1, infc_sg_ukr_3_2},
   {infc_sg_ukr_4_1, infc_sg_ukr_4_2}, {infc_sg_ukr_5_1, infc_sg_ukr_5_2}, {infc_sg_ukr_6_1, infc_sg_ukr_6_2}};
 #endif
-/* C[i0:i1, j0:j1] (+)= alpha * A[i0:i1, 0:kc] · B for one packed block: the panel of column j (a
-   multiple of INFC_NR) starts at Bp + (j / INFC_NR) * pst. bias: per row (bmode 1, indexed by row),
+/* C[i0:i1, j0:j1] (+)= alpha * A[i0:i1, 0:kc] · B for one block of B: the panel of column j (a
+   multiple of INFC_NR) starts at Bp + (j / INFC_NR) * pst and its rows are ldb floats apart (packed
+   panels: ldb = INFC_NR; B read in place: pst = INFC_NR, ldb = its row length; every panel read so
+   must have INFC_NR readable columns). bias: per row (bmode 1, indexed by row),
    per column (bmode 2, indexed by column) or none. e (the last K-block only, else null): the
    epilogue, C = act(C + residual), its residual (if any) laid out like C from the same base. */
+#if defined(INFC_VEC)
+#define INFC_SG_THIN 4 /* a panel's last columns past whole vectors, up to this many, run as dot products */
+#define INFC_SG_TVL INFC_VL
+#else
+#define INFC_SG_THIN 0
+#define INFC_SG_TVL INFC_NR
+#endif
+/* The nt columns gathered in bt (kc floats each) as dot products with mr rows of A, stored like
+   infc_sg_row stores (alpha, bias or accumulate, then the epilogue). */
+static void infc_sg_thin(int mr, int nt, int64_t kc, const float* restrict a, int64_t lda, const float* restrict bt, float* restrict c, int64_t ldc,
+    int acc_c, int bmode, const float* restrict bias, float alpha, const infc_epi* restrict e, const float* restrict res) {
+  for (int r = 0; r < mr; r++) {
+    for (int q = 0; q < nt; q++) {
+      float v = alpha * infc_sdot(a + r * lda, bt + q * kc, kc);
+      float* restrict cp = c + r * ldc + q;
+      if (acc_c) v += *cp;
+      else if (bmode == 1) v += bias[r];
+      else if (bmode == 2) v += bias[q];
+      if (e) { if (res) v += res[r * ldc + q]; v = infc_act1(v, e->act, e->p0, e->p1); }
+      *cp = v;
+    }
+  }
+}
 static void infc_sgemm_block(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t kc,
-    const float* restrict A, int64_t lda, const float* restrict Bp, int64_t pst, float* restrict C, int64_t ldc,
+    const float* restrict A, int64_t lda, const float* restrict Bp, int64_t pst, int64_t ldb, float* restrict C, int64_t ldc,
     int bmode, const float* restrict bias, int acc, float alpha, const infc_epi* restrict e) {
+  /* the last panel [jl, j1): a few columns past whole vectors cost a whole vector each in the
+     micro-kernel (a 7×7 image: 49 = 48 + 1), so they are gathered and run as dot products */
+  const int64_t jl = j1 > j0 ? j0 + (j1 - j0 - 1) / INFC_NR * INFC_NR : j0;
+  const int rem = (int)((j1 - jl) % INFC_SG_TVL);
+  const int thin = rem > 0 && rem <= INFC_SG_THIN && kc <= INFC_SGEMM_KC_MAX ? rem : 0;
+  float bt[INFC_SG_THIN > 0 ? INFC_SG_THIN * INFC_SGEMM_KC_MAX : 1];
+  if (thin) {
+    const float* restrict b = Bp + (jl / INFC_NR) * pst + (j1 - jl - thin);
+    for (int q = 0; q < thin; q++) for (int64_t k = 0; k < kc; k++) bt[q * kc + k] = b[k * ldb + q];
+  }
   for (int64_t i = i0; i < i1; i += INFC_MR) {
     const int mr = i1 - i < INFC_MR ? (int)(i1 - i) : INFC_MR;
     const float* ai = A + i * lda;
     const float* bi = bmode == 1 ? bias + i : bias;
     for (int64_t j = j0; j < j1; j += INFC_NR) {
-      const int nr = j1 - j < INFC_NR ? (int)(j1 - j) : INFC_NR;
+      const int nr = (j1 - j < INFC_NR ? (int)(j1 - j) : INFC_NR) - (j == jl ? thin : 0);
       const int nv = nr > INFC_NR / 2 ? 2 : 1;
-      infc_sg_ukrs[mr - 1][nv - 1](kc, ai, lda, Bp + (j / INFC_NR) * pst, C + i * ldc + j, ldc, nr, acc, bmode, bmode == 2 ? bias + j : bi, alpha, e, e && e->res ? e->res + i * ldc + j : (const float*)0);
+      if (nr > 0) infc_sg_ukrs[mr - 1][nv - 1](kc, ai, lda, Bp + (j / INFC_NR) * pst, ldb, C + i * ldc + j, ldc, nr, acc, bmode, bmode == 2 ? bias + j : bi, alpha, e, e && e->res ? e->res + i * ldc + j : (const float*)0);
+      if (j == jl && thin) infc_sg_thin(mr, thin, kc, ai, lda, bt, C + i * ldc + j + nr, ldc, acc, bmode, bmode == 2 ? bias + j + nr : bi, alpha, e, e && e->res ? e->res + i * ldc + j + nr : (const float*)0);
     }
   }
 }
@@ -168,8 +214,58 @@ static void infc_sgemm_tile(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int6
   if (j1 > N) j1 = N;
   for (int64_t kb = 0; kb < K; kb += INFC_SGEMM_KC) {
     const int64_t kc = K - kb < INFC_SGEMM_KC ? K - kb : INFC_SGEMM_KC;
-    infc_sgemm_block(i0, i1, j0, j1, kc, A + kb, lda, Bp + kb * INFC_NR, K * INFC_NR, C, ldc, bmode, bias, acc_c || kb > 0, alpha, kb + kc >= K ? e : (const infc_epi*)0);
+    infc_sgemm_block(i0, i1, j0, j1, kc, A + kb, lda, Bp + kb * INFC_NR, K * INFC_NR, INFC_NR, C, ldc, bmode, bias, acc_c || kb > 0, alpha, kb + kc >= K ? e : (const infc_epi*)0);
   }
+}`;
+
+const SGEMV = `
+/* Y[r][j0:j1) = X[r] · B[:, j0:j1) (+ bias[j], then the epilogue e) for r < rows <= 4, B row-major
+   [K][ldb] read in place (a GEMV streams B once, so packing it would only add a pass): every run of
+   2 vectors of a row of B feeds all rows of X; one row of X keeps 4 partial sums per vector so the
+   FMA latency is hidden. */
+static void infc_sgemv(int rows, int64_t K, const float* restrict X, int64_t ldx, const float* restrict B, int64_t ldb,
+    int64_t j0, int64_t j1, float* restrict Y, int64_t ldy, const float* restrict bias, const infc_epi* restrict e) {
+#if defined(INFC_VEC)
+  for (int64_t j = j0; j < j1; j += INFC_NR) {
+    const int nr = j1 - j < INFC_NR ? (int)(j1 - j) : INFC_NR;
+    const float* restrict bj = B + j;
+    infc_vf acc[4][2];
+    for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = (infc_vf){0};
+    if (rows == 1 && nr == INFC_NR) {
+      infc_vf s0 = (infc_vf){0}, s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+      int64_t k = 0;
+      for (; k + 4 <= K; k += 4) {
+        const float* restrict b = bj + k * ldb;
+        s0 = INFC_FMAV(INFC_SPLAT(X[k]), infc_ldv(b), s0); s1 = INFC_FMAV(INFC_SPLAT(X[k]), infc_ldv(b + INFC_VL), s1);
+        s2 = INFC_FMAV(INFC_SPLAT(X[k + 1]), infc_ldv(b + ldb), s2); s3 = INFC_FMAV(INFC_SPLAT(X[k + 1]), infc_ldv(b + ldb + INFC_VL), s3);
+        s4 = INFC_FMAV(INFC_SPLAT(X[k + 2]), infc_ldv(b + 2 * ldb), s4); s5 = INFC_FMAV(INFC_SPLAT(X[k + 2]), infc_ldv(b + 2 * ldb + INFC_VL), s5);
+        s6 = INFC_FMAV(INFC_SPLAT(X[k + 3]), infc_ldv(b + 3 * ldb), s6); s7 = INFC_FMAV(INFC_SPLAT(X[k + 3]), infc_ldv(b + 3 * ldb + INFC_VL), s7);
+      }
+      for (; k < K; k++) { s0 = INFC_FMAV(INFC_SPLAT(X[k]), infc_ldv(bj + k * ldb), s0); s1 = INFC_FMAV(INFC_SPLAT(X[k]), infc_ldv(bj + k * ldb + INFC_VL), s1); }
+      acc[0][0] = (s0 + s2) + (s4 + s6);
+      acc[0][1] = (s1 + s3) + (s5 + s7);
+    } else {
+      for (int64_t k = 0; k < K; k++) {
+        infc_vf b0, b1;
+        if (nr == INFC_NR) { b0 = infc_ldv(bj + k * ldb); b1 = infc_ldv(bj + k * ldb + INFC_VL); }
+        else { float t[INFC_NR] = {0}; memcpy(t, bj + k * ldb, (size_t)nr * 4); b0 = infc_ldv(t); b1 = infc_ldv(t + INFC_VL); }
+        for (int r = 0; r < rows; r++) { const infc_vf xv = INFC_SPLAT(X[r * ldx + k]); acc[r][0] = INFC_FMAV(xv, b0, acc[r][0]); acc[r][1] = INFC_FMAV(xv, b1, acc[r][1]); }
+      }
+    }
+    for (int r = 0; r < rows; r++)
+      infc_sg_row(Y + r * ldy + j, acc[r][0], acc[r][1], 2, nr, 0, bias ? 2 : 0, bias ? bias + j : bias, 0, e, e && e->res ? e->res + r * ldy + j : (const float*)0);
+  }
+#else
+  for (int r = 0; r < rows; r++) {
+    for (int64_t j = j0; j < j1; j++) {
+      float v = 0.0f;
+      for (int64_t k = 0; k < K; k++) v += X[r * ldx + k] * B[k * ldb + j];
+      if (bias) v += bias[j];
+      if (e) { if (e->res) v += e->res[r * ldy + j]; v = infc_act1(v, e->act, e->p0, e->p1); }
+      Y[r * ldy + j] = v;
+    }
+  }
+#endif
 }`;
 
 const PACK = `
@@ -236,6 +332,35 @@ static inline __attribute__((always_inline)) float infc_act1(float v, int act, f
 }
 #if defined(INFC_VEC)
 typedef int32_t infc_vi __attribute__((vector_size(sizeof(infc_vf))));
+/* exp(t) for t <= 0 in every lane, as in infc_ew_expf: k = round(t / ln2) by the 1.5·2^23 trick,
+   r = t - k·ln2 in two parts, a degree-6 polynomial, times 2^k built in the exponent bits; t is
+   clamped at -87 so 2^k stays normal (exp(-87) ≈ 1.6e-38 stands in for anything smaller). */
+static inline __attribute__((always_inline)) infc_vf infc_expneg_v(infc_vf t) {
+  const infc_vf z = {0}, lo = z - 87.0f;
+  const infc_vi m = (infc_vi)(t < lo);
+  t = (infc_vf)(((infc_vi)t & ~m) | ((infc_vi)lo & m));
+  const infc_vf f = INFC_FMAV(t, z + 1.44269504088896341f, z + 12582912.0f);
+  const infc_vf k = f - 12582912.0f;
+  infc_vf r = INFC_FMAV(k, z - 0.693359375f, t);
+  r = INFC_FMAV(k, z + 2.12194440e-4f, r);
+  infc_vf p = z + 1.9875691500e-4f;
+  p = INFC_FMAV(p, r, z + 1.3981999507e-3f);
+  p = INFC_FMAV(p, r, z + 8.3334519073e-3f);
+  p = INFC_FMAV(p, r, z + 4.1665795894e-2f);
+  p = INFC_FMAV(p, r, z + 1.6666665459e-1f);
+  p = INFC_FMAV(p, r, z + 5.0000001201e-1f);
+  p = INFC_FMAV(p, r * r, r) + 1.0f;
+  const infc_vi e = (((infc_vi)f - 0x4B400000) + 127) << 23;
+  return p * (infc_vf)e;
+}
+/* 1 / (1 + exp(-x)), from e = exp(-|x|): 1/(1+e) for x >= 0, e/(1+e) below (NaN stays NaN). */
+static inline __attribute__((always_inline)) infc_vf infc_sigmoid_v(infc_vf x) {
+  const infc_vf z = {0};
+  const infc_vf e = infc_expneg_v((infc_vf)((infc_vi)x | ((infc_vi){0} + (-2147483647 - 1))));
+  const infc_vf r = 1.0f / (1.0f + e);
+  const infc_vi m = (infc_vi)(x >= z);
+  return (infc_vf)(((infc_vi)r & m) | ((infc_vi)(e * r) & ~m));
+}
 static inline __attribute__((always_inline)) infc_vf infc_act_v(infc_vf v, int act, float p0, float p1) {
   const infc_vf z = {0};
   if (act == 0) return v;
@@ -248,6 +373,16 @@ static inline __attribute__((always_inline)) infc_vf infc_act_v(infc_vf v, int a
     return (infc_vf)(((infc_vi)v & ~m) | ((infc_vi)hi & m));
   }
   if (act == 8) { const infc_vi m = (infc_vi)(v < z); const infc_vf s = v * p0; return (infc_vf)(((infc_vi)v & ~m) | ((infc_vi)s & m)); }
+  if (act == 3) return infc_sigmoid_v(v);
+  if (act == 5) return v * infc_sigmoid_v(v);
+  if (act == 4) {
+    infc_vf t = v / 6.0f + 0.5f;
+    infc_vi m = (infc_vi)(t < z);
+    t = (infc_vf)((infc_vi)t & ~m);
+    m = (infc_vi)(t > z + 1.0f);
+    t = (infc_vf)(((infc_vi)t & ~m) | ((infc_vi)(z + 1.0f) & m));
+    return v * t;
+  }
   float t[INFC_VL]; memcpy(t, &v, sizeof v);
   for (int l = 0; l < INFC_VL; l++) t[l] = infc_act1(t[l], act, p0, p1);
   memcpy(&v, t, sizeof v);
@@ -255,24 +390,121 @@ static inline __attribute__((always_inline)) infc_vf infc_act_v(infc_vf v, int a
 }
 #endif`;
 
+const DW = `
+/* Depthwise conv vectors (nn-f32.ts depthwise): INFC_DW_VL lanes, a plain float without vector
+   extensions, so the generated kernels have one form. */
+#if defined(INFC_VEC)
+#define INFC_DW_VL INFC_VL
+typedef infc_vf infc_dwv;
+#define INFC_DW_SPLAT(x) INFC_SPLAT(x)
+#define INFC_DW_LD(p) infc_ldv(p)
+#define INFC_DW_ST(p, v) infc_stv(p, v)
+#define INFC_DW_FMA(a, b, c) INFC_FMAV(a, b, c)
+#define INFC_DW_ACT(v, act, p0, p1) infc_act_v(v, act, p0, p1)
+#else
+#define INFC_DW_VL 1
+typedef float infc_dwv;
+#define INFC_DW_SPLAT(x) ((float)(x))
+#define INFC_DW_LD(p) (*(p))
+#define INFC_DW_ST(p, v) (*(p) = (v))
+#define INFC_DW_FMA(a, b, c) ((a) * (b) + (c))
+#define INFC_DW_ACT(v, act, p0, p1) infc_act1(v, act, p0, p1)
+#endif
+#if defined(INFC_VEC) && INFC_VL == 16
+#if defined(__clang__)
+#define INFC_DW_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#define INFC_DW_ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+#else
+#define INFC_DW_EVEN(a, b) __builtin_shuffle(a, b, (infc_vi){0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30})
+#define INFC_DW_ODD(a, b) __builtin_shuffle(a, b, (infc_vi){1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31})
+#endif
+#elif defined(INFC_VEC) && INFC_VL == 8
+#if defined(__clang__)
+#define INFC_DW_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14)
+#define INFC_DW_ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15)
+#else
+#define INFC_DW_EVEN(a, b) __builtin_shuffle(a, b, (infc_vi){0, 2, 4, 6, 8, 10, 12, 14})
+#define INFC_DW_ODD(a, b) __builtin_shuffle(a, b, (infc_vi){1, 3, 5, 7, 9, 11, 13, 15})
+#endif
+#endif
+/* Splits a row into its even and odd columns: e[c] = s[2c], o[c] = s[2c + 1] for c < n. */
+static inline void infc_dw_deint2(const float* restrict s, float* restrict e, float* restrict o, int64_t n) {
+  int64_t c = 0;
+#if defined(INFC_DW_EVEN)
+  for (; c + INFC_VL <= n; c += INFC_VL) {
+    const infc_vf a = infc_ldv(s + 2 * c), b = infc_ldv(s + 2 * c + INFC_VL);
+    infc_stv(e + c, INFC_DW_EVEN(a, b));
+    infc_stv(o + c, INFC_DW_ODD(a, b));
+  }
+#endif
+  for (; c < n; c++) { e[c] = s[2 * c]; o[c] = s[2 * c + 1]; }
+}`;
+
 export const SGEMM_HELPERS: Record<string, Helper> = {
   nn_vec: { code: VEC },
   nn_epi: { deps: ["nn_vec"], code: EPI },
-  nn_sgemm: { deps: ["nn_vec", "nn_epi"], code: SGEMM },
+  nn_sgemm: { deps: ["nn_vec", "nn_epi", "nn_sdot"], code: SGEMM },
   nn_spack: { deps: ["nn_vec"], code: PACK },
+  nn_sgemv: { deps: ["nn_sgemm"], code: SGEMV },
   nn_sdot: { deps: ["nn_vec"], code: DOT },
+  nn_dw: { deps: ["nn_vec", "nn_epi"], code: DW },
 };
 
 export const ceilDiv = (a: number, b: number): number => Math.floor((a + b - 1) / b);
 
-/** Output-tile sizes for a problem of M rows and N columns: balanced tiles near the targets. */
-export function tiles(M: number, N: number): { mt: number; mc: number; nt: number; nc: number } {
-  const mt = Math.max(1, ceilDiv(M, 96));
-  const mc = ceilDiv(ceilDiv(M, mt), SG_MR) * SG_MR;
-  const NP = ceilDiv(N, SG_NR);
-  const nt = Math.max(1, ceilDiv(NP, 12));
-  const ncp = ceilDiv(NP, nt);
-  return { mt: ceilDiv(M, mc), mc, nt: ceilDiv(NP, ncp), nc: ncp * SG_NR };
+/** Multiply-adds below which a GEMM step is not split further (a few µs on one core). */
+const TASK_MACS = 1 << 18;
+/** Tasks a GEMM step aims for when it is big enough: several per thread, so that 2 to 4 threads
+    stay busy to the end of the step (the pool hands tasks out dynamically). */
+const TASK_TARGET = 8;
+
+export interface Tiles {
+  /** M-tiles and N-tiles per problem */
+  readonly mt: number;
+  readonly nt: number;
+  /** most rows / columns of a tile (row tiles are whole SG_MR units, column tiles whole SG_NR panels) */
+  readonly mc: number;
+  readonly nc: number;
+}
+
+/**
+ * Output tiles for \`count\` problems of M rows × N columns (K deep): tiles of at most maxRows rows and
+ * 12 panels (384 columns), then split further — columns first (splitting rows makes every row tile
+ * repack or re-read the same B), rows after — until the step has TASK_TARGET tasks or a task would
+ * fall under TASK_MACS. Tiles are balanced: their sizes differ by one unit at most (tileBounds).
+ */
+export function tiles(M: number, N: number, K = 1, count = 1, maxRows = 96): Tiles {
+  const MU = Math.max(1, ceilDiv(M, SG_MR));
+  const NP = Math.max(1, ceilDiv(N, SG_NR));
+  let mt = Math.min(MU, Math.ceil(M / maxRows));
+  let nt = Math.min(NP, ceilDiv(NP, 12));
+  mt = Math.max(1, mt);
+  nt = Math.max(1, nt);
+  const want = Math.min(TASK_TARGET, Math.floor((count * M * N * K) / TASK_MACS));
+  while (count * mt * nt < want && ceilDiv(NP, nt + 1) >= 2) nt++;
+  while (count * mt * nt < want && ceilDiv(MU, mt + 1) >= 2) mt++;
+  if (want >= 2 && count * mt * nt < 32) {
+    // a step of 11 tasks leaves one thread of two idle for a task: among one or two more tiles per
+    // side, take the split whose 2-thread makespan (in micro-tile × panel units) is shortest, if it
+    // is shorter by 5% at least (smaller tiles cost a little each)
+    const span = (m: number, n: number): number => ceilDiv(count * m * n, 2) * ceilDiv(MU, m) * ceilDiv(NP, n);
+    let best = { m: mt, n: nt };
+    for (let m = mt; m <= Math.min(MU, mt + 2); m++) {
+      for (let n = nt; n <= Math.min(NP, nt + 2); n++) if (span(m, n) < 0.95 * span(best.m, best.n)) best = { m, n };
+    }
+    mt = best.m;
+    nt = best.n;
+  }
+  return { mt, nt, mc: Math.min(M, ceilDiv(MU, mt) * SG_MR), nc: ceilDiv(NP, nt) * SG_NR };
+}
+
+/** C statements setting the bounds i0, i1, j0, j1 of tile (mb, nb) (balanced; j1 ≤ N). */
+export function tileBounds(t: Tiles, M: number, N: number): string {
+  const MU = Math.max(1, ceilDiv(M, SG_MR));
+  const NP = Math.max(1, ceilDiv(N, SG_NR));
+  const lim = (e: string, n: number): string => `(${e} < ${n} ? ${e} : ${n})`;
+  return `const int64_t i0 = ${lim(`mb * ${MU} / ${t.mt} * ${SG_MR}`, M)}, i1 = ${lim(`(mb + 1) * ${MU} / ${t.mt} * ${SG_MR}`, M)};
+  const int64_t j0 = nb * ${NP} / ${t.nt} * ${SG_NR}, j1 = ${lim(`(nb + 1) * ${NP} / ${t.nt} * ${SG_NR}`, N)};`;
 }
 
 export interface SgemmProblem {
@@ -301,9 +533,10 @@ export interface SgemmProblem {
 }
 
 /**
- * A fused epilogue. Cheap activations (Relu, Clip, LeakyRelu: `act` ≠ 0) and the residual are
- * applied on the GEMM's register rows; the others (`post`: Sigmoid, SiLU, Gelu, ...) after each
- * output tile, through the vectorizable `activationExpr` of the elementwise kernels.
+ * A fused epilogue. Activations with a vector form in infc_act_v (Relu, Clip, LeakyRelu, Sigmoid,
+ * SiLU, HardSwish: `act` ≠ 0) and the residual are applied on the GEMM's register rows; the others
+ * (`post`: Gelu, Tanh, ...) after each output tile, through the vectorizable `activationExpr` of the
+ * elementwise kernels.
  */
 export interface Epi {
   /** register-row activation code (nn_epi helper), 0 when none or `post` */
@@ -319,7 +552,7 @@ export interface Epi {
   readonly post: boolean;
 }
 
-const REG_ACTS: Readonly<Record<string, number>> = { "": 0, Relu: 1, Clip: 2, LeakyRelu: 8 };
+const REG_ACTS: Readonly<Record<string, number>> = { "": 0, Relu: 1, Clip: 2, Sigmoid: 3, HardSwish: 4, SiLU: 5, LeakyRelu: 8 };
 
 /** The epilogue of a fused op's activation (name, params) and residual parameter. */
 export function makeEpi(name: string, params: readonly number[], res?: string): Epi {
@@ -362,13 +595,12 @@ export function epiPost(e: Epi | undefined, base: string, ld: string, je: string
 
 /** The tiled GEMM kernel body over packed B (tasks: problem × M-tile × N-tile). */
 export function sgemmBody(p: SgemmProblem): { body: string; tasks: number } {
-  const t = tiles(p.M, p.N);
+  const t = tiles(p.M, p.N, p.K, p.count);
   const body = `for (int64_t t = task_begin; t < task_end; t++) {
   const int64_t mb = t % ${t.mt}, nb = (t / ${t.mt}) % ${t.nt}, bt = t / ${t.mt * t.nt};
-  const int64_t i0 = mb * ${t.mc}, i1 = i0 + ${t.mc} < ${p.M} ? i0 + ${t.mc} : ${p.M};
-  const int64_t j0 = nb * ${t.nc}, j1 = j0 + ${t.nc};
+  ${tileBounds(t, p.M, p.N)}
   (void)bt;${epiInRegs(p.epi) ? `\n  ${epiDecl(p.epi!, p.epi!.res ? `${p.epi!.res} + ${p.resOff ?? p.cOff}` : undefined)}` : ""}
-  infc_sgemm_tile(i0, i1, j0, j1, ${p.N}, ${p.K}, ${p.a} + ${p.aOff}, ${p.lda}, ${p.bp} + ${p.bOff}, ${p.c} + ${p.cOff}, ${p.ldc}, ${p.bias?.mode ?? 0}, ${p.bias ? p.bias.ptr : "(const float*)0"}, ${p.accumulate ? 1 : 0}, ${p.alpha ?? "1.0f"}, ${epiInRegs(p.epi) ? "&e" : "(const infc_epi*)0"});${epiPost(p.epi, `${p.c} + ${p.cOff}`, String(p.ldc), `(j1 < ${p.N} ? j1 : ${p.N})`)}
+  infc_sgemm_tile(i0, i1, j0, j1, ${p.N}, ${p.K}, ${p.a} + ${p.aOff}, ${p.lda}, ${p.bp} + ${p.bOff}, ${p.c} + ${p.cOff}, ${p.ldc}, ${p.bias?.mode ?? 0}, ${p.bias ? p.bias.ptr : "(const float*)0"}, ${p.accumulate ? 1 : 0}, ${p.alpha ?? "1.0f"}, ${epiInRegs(p.epi) ? "&e" : "(const infc_epi*)0"});${epiPost(p.epi, `${p.c} + ${p.cOff}`, String(p.ldc), "j1")}
 }`;
   return { body, tasks: p.count * t.mt * t.nt };
 }

@@ -101,8 +101,8 @@ int32_t infc_pool_thread_count(const infc_pool* pool);
 
 void infc_pool_free(infc_pool* pool);
 
-/** Runs fn over tasks [0, tasks): contiguous, balanced chunks, one per thread, the caller taking
- * the first; returns when all are done. Serial when pool is NULL or tasks < 2. */
+/** Runs fn over tasks [0, tasks): the threads, the caller included, claim chunks of consecutive
+ * tasks until none is left; returns when all are done. Serial when pool is NULL or tasks < 2. */
 void infc_pool_parallel_for(infc_pool* pool, infc_kernel_fn fn, void* const* args, int64_t tasks);
 
 #ifdef __cplusplus

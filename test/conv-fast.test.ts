@@ -1,0 +1,169 @@
+/**
+ * The f32 conv fast paths of the C target (codegen/kernels/nn-f32.ts) at the sizes of MobileNetV2,
+ * EfficientNet-B0 and ShuffleNetV2, with random constant weights (as in the real models), against
+ * the reference interpreter: the blocked depthwise kernel (wide rows and narrow flat planes,
+ * strides 1 and 2, 3×3 and 5×5, register and post-row activations), 1×1 convs reading the
+ * activation in place (partial last panels, K beyond one block) or packed (7×7 images, whose last
+ * column runs as dot products), and the classifier GEMV with a 1000-column bias. Each graph is one
+ * C compile, built with -O2 -march=native (the SIMD paths) and run with every task alone in
+ * reverse order (runOnC's harness), so tasks must be independent. Each case also checks which
+ * kernel its node lowered to. Tolerance: the C target's 1e-4·max|ref| + 1e-5 (c-kernels.test.ts).
+ */
+import { describe, expect, it } from "vitest";
+import { Graph, type Model, Node, Value, tensorType } from "../ir/graph.ts";
+import { interpret } from "../ir/interpret.ts";
+import { Tensor } from "../ir/tensor.ts";
+import { optimize } from "../passes/pipeline.ts";
+import { DEFAULT_PASS_CONTEXT } from "../passes/pass.ts";
+import { lower } from "../codegen/lower.ts";
+import { C_TARGET } from "../targets/c.ts";
+import { runOnC } from "../conformance/c-target.ts";
+import { random } from "./helpers/golden.ts";
+
+interface Case {
+  name: string;
+  /** input [N, C, H, W] */
+  x: [number, number, number, number];
+  m: number;
+  k: number;
+  group?: number;
+  stride?: number;
+  pad?: number;
+  bias?: boolean;
+  act?: string;
+  params?: number[];
+  residual?: boolean;
+  /** the label the node's kernel must carry */
+  kernel: string;
+}
+
+interface Gemv {
+  name: string;
+  k: number;
+  n: number;
+  act: string;
+  kernel: string;
+}
+
+function build(cases: readonly Case[], gemvs: readonly Gemv[], seed: number): { model: Model; inputs: Tensor[] } {
+  const r = random(seed);
+  const g = new Graph("conv_fast");
+  const inputs: Tensor[] = [];
+  const rand = (shape: number[], s: number): Tensor => {
+    const t = Tensor.zeros("f32", shape);
+    for (let i = 0; i < t.size; i++) t.data[i] = (r() * 2 - 1) * s;
+    return t;
+  };
+  const input = (name: string, t: Tensor): Value => {
+    const v = new Value(name, tensorType("f32", t.shape));
+    g.inputs.push(v);
+    inputs.push(t);
+    return v;
+  };
+  const konst = (name: string, t: Tensor): Value => {
+    const v = new Value(name, tensorType("f32", t.shape), t);
+    g.constants.push(v);
+    return v;
+  };
+  cases.forEach((cs, i) => {
+    const [n, c, h, w] = cs.x;
+    const group = cs.group ?? 1;
+    const s = cs.stride ?? 1;
+    const p = cs.pad ?? Math.floor(cs.k / 2);
+    const oh = Math.floor((h + 2 * p - cs.k) / s) + 1;
+    const ow = Math.floor((w + 2 * p - cs.k) / s) + 1;
+    const fan = (c / group) * cs.k * cs.k;
+    const x = input(`x${i}`, rand([n, c, h, w], 2));
+    const wt = konst(`w${i}`, rand([cs.m, c / group, cs.k, cs.k], Math.sqrt(3 / fan)));
+    const b = cs.bias === false ? undefined : konst(`b${i}`, rand([cs.m], 1));
+    const res = cs.residual ? input(`r${i}`, rand([n, cs.m, oh, ow], 2)) : undefined;
+    const y = new Value(`y${i}`, tensorType("f32", [n, cs.m, oh, ow]));
+    const attrs = { group, kernel_shape: [cs.k, cs.k], pads: [p, p, p, p], strides: [s, s], activation: cs.act ?? "", activation_params: cs.params ?? [] };
+    g.nodes.push(new Node("FusedConv", `case${i}`, [x, wt, b, res], [y], attrs));
+    g.outputs.push(y);
+  });
+  gemvs.forEach((gv, i) => {
+    const x = input(`v${i}`, rand([1, gv.k], 2));
+    const w = konst(`vw${i}`, rand([gv.k, gv.n], Math.sqrt(3 / gv.k)));
+    const b = konst(`vb${i}`, rand([gv.n], 1));
+    const y = new Value(`vy${i}`, tensorType("f32", [1, gv.n]));
+    g.nodes.push(new Node("FusedMatMul", `gemv${i}`, [x, w, b], [y], { activation: gv.act, activation_params: [] }));
+    g.outputs.push(y);
+  });
+  return { model: { graph: g, opsets: { "": 17 }, format: "text", meta: {} }, inputs };
+}
+
+/** The label of the (first) kernel each named node lowered to. */
+function kernelsOf(model: Model, names: readonly string[]): string[] {
+  optimize(model.graph, "O2", { ...DEFAULT_PASS_CONTEXT, target: C_TARGET.caps });
+  const p = lower(model.graph, C_TARGET.renderer());
+  return names.map((nm) => {
+    const re = new RegExp(`'${nm}': ([^*]*?) \\*/`);
+    const k = p.kernels.find((kk) => re.test(kk.source));
+    return k ? re.exec(k.source)![1]! : "(none)";
+  });
+}
+
+async function check(cases: readonly Case[], gemvs: readonly Gemv[] = [], seed = 1): Promise<void> {
+  const { model, inputs } = build(cases, gemvs, seed);
+  const want = interpret(model.graph, inputs) as Tensor[];
+  await new Promise((res) => setImmediate(res)); // let vitest's worker talk between long synchronous steps
+  const labels = kernelsOf(build(cases, gemvs, seed).model, [...cases.map((_, i) => `case${i}`), ...gemvs.map((_, i) => `gemv${i}`)]);
+  const got = runOnC(model, inputs, { cflags: ["-O2", "-march=native"] }) as Tensor[];
+  [...cases.map((c) => ({ name: c.name, kernel: c.kernel })), ...gemvs].forEach((cs, i) => {
+    const w = want[i]!;
+    const a = got[i]!;
+    expect(labels[i], `${cs.name}: kernel`).toBe(cs.kernel);
+    expect(a.shape, cs.name).toEqual(w.shape);
+    let err = 0;
+    let ref = 0;
+    for (let j = 0; j < w.size; j++) {
+      expect(Number.isFinite(a.data[j]!), `${cs.name}: element ${j}`).toBe(true);
+      err = Math.max(err, Math.abs(a.data[j]! - w.data[j]!));
+      ref = Math.max(ref, Math.abs(w.data[j]!));
+    }
+    const bound = 1e-4 * ref + 1e-5;
+    expect(err, `${cs.name}: max error ${err.toExponential(2)} vs bound ${bound.toExponential(2)}`).toBeLessThanOrEqual(bound);
+  });
+}
+
+const MOBILENET: Case[] = [
+  { name: "expand 1×1 16 → 96 on 112×112, Relu6", x: [1, 16, 112, 112], m: 96, k: 1, act: "Clip", params: [0, 6], kernel: "1x1 sgemm" },
+  { name: "depthwise 3×3 s2 96 ch 112 → 56, Relu6", x: [1, 96, 112, 112], m: 96, k: 3, group: 96, stride: 2, act: "Clip", params: [0, 6], kernel: "depthwise rows" },
+  { name: "depthwise 3×3 144 ch 56×56, Relu6", x: [1, 144, 56, 56], m: 144, k: 3, group: 144, act: "Clip", params: [0, 6], kernel: "depthwise rows" },
+  { name: "project 1×1 144 → 24 on 56×56 with the block's residual", x: [1, 144, 56, 56], m: 24, k: 1, residual: true, kernel: "1x1 sgemm" },
+  { name: "project 1×1 576 → 96 on 14×14 (3 K-blocks, 4 dot-product columns)", x: [1, 576, 14, 14], m: 96, k: 1, residual: true, kernel: "1x1 sgemm" },
+  { name: "expand 1×1 160 → 960 on 7×7, Relu6 (packed, the 49th column as dot products)", x: [1, 160, 7, 7], m: 960, k: 1, act: "Clip", params: [0, 6], kernel: "pack" },
+  { name: "depthwise 3×3 960 ch 7×7, Relu6 (flat)", x: [1, 960, 7, 7], m: 960, k: 3, group: 960, act: "Clip", params: [0, 6], kernel: "depthwise flat" },
+  { name: "project 1×1 960 → 320 on 7×7, no bias", x: [1, 960, 7, 7], m: 320, k: 1, bias: false, kernel: "pack" },
+];
+
+const EFFICIENTNET: Case[] = [
+  { name: "expand 1×1 24 → 144 on 56×56, SiLU", x: [1, 24, 56, 56], m: 144, k: 1, act: "SiLU", kernel: "1x1 sgemm" },
+  { name: "depthwise 5×5 s2 144 ch 56 → 28, SiLU", x: [1, 144, 56, 56], m: 144, k: 5, group: 144, stride: 2, act: "SiLU", kernel: "depthwise rows" },
+  { name: "depthwise 5×5 240 ch 28×28, SiLU", x: [1, 240, 28, 28], m: 240, k: 5, group: 240, act: "SiLU", kernel: "depthwise rows" },
+  { name: "depthwise 5×5 672 ch 14×14, SiLU (flat)", x: [1, 672, 14, 14], m: 672, k: 5, group: 672, act: "SiLU", kernel: "depthwise flat" },
+  { name: "depthwise 5×5 s2 672 ch 14 → 7, Sigmoid (flat, stride 2)", x: [1, 672, 14, 14], m: 672, k: 5, group: 672, stride: 2, act: "Sigmoid", kernel: "depthwise flat" },
+  { name: "depthwise 3×3 64 ch 30×30, Tanh after the rows", x: [1, 64, 30, 30], m: 64, k: 3, group: 64, act: "Tanh", kernel: "depthwise rows" },
+  { name: "depthwise 3×3 32 ch 13×13, Gelu and a residual (flat, copied out)", x: [1, 32, 13, 13], m: 32, k: 3, group: 32, act: "Gelu", residual: true, kernel: "depthwise flat" },
+  { name: "expand 1×1 40 → 240 on 28×28, HardSwish", x: [1, 40, 28, 28], m: 240, k: 1, act: "HardSwish", kernel: "1x1 sgemm" },
+  { name: "1×1 80 → 40 on 14×14, Gelu after the tiles", x: [1, 80, 14, 14], m: 40, k: 1, act: "Gelu", kernel: "1x1 sgemm" },
+];
+
+const SHUFFLENET: Case[] = [
+  { name: "branch depthwise 3×3 s2 58 ch 56 → 28, no activation", x: [1, 58, 56, 56], m: 58, k: 3, group: 58, stride: 2, kernel: "depthwise rows" },
+  { name: "branch 1×1 116 → 116 on 28×28, Relu", x: [1, 116, 28, 28], m: 116, k: 1, act: "Relu", kernel: "1x1 sgemm" },
+  { name: "batch 2, depthwise 3×3 232 ch 14×14", x: [2, 232, 14, 14], m: 232, k: 3, group: 232, kernel: "depthwise flat" },
+  { name: "batch 2, 1×1 232 → 232 on 14×14, LeakyRelu", x: [2, 232, 14, 14], m: 232, k: 1, act: "LeakyRelu", params: [0.1], kernel: "1x1 sgemm" },
+];
+
+const CLASSIFIERS: Gemv[] = [
+  { name: "MobileNetV2 classifier 1280 → 1000 with bias", k: 1280, n: 1000, act: "", kernel: "sgemv" },
+  { name: "ShuffleNetV2 classifier 1024 → 1000 with bias, Relu", k: 1024, n: 1000, act: "Relu", kernel: "sgemv" },
+];
+
+describe("f32 conv fast paths on the C target, at model sizes", () => {
+  it("MobileNetV2 layers: expand, depthwise s1/s2, project with residual, 7×7 stage", () => check(MOBILENET), 300_000);
+  it("EfficientNet-B0 layers: SiLU, 5×5 depthwise wide and flat, HardSwish, post-row Tanh and Gelu", () => check(EFFICIENTNET), 300_000);
+  it("ShuffleNetV2 layers and the classifier GEMVs", () => check(SHUFFLENET, CLASSIFIERS), 300_000);
+});
