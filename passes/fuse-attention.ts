@@ -44,7 +44,7 @@ import type { DType } from "../ir/dtype.ts";
 import { elidedSummary } from "../ir/text.ts";
 import { pass as eliminateDead } from "./eliminate-dead.ts";
 import type { Pass, PassContext } from "./pass.ts";
-import { addInts, definedNames, freshName, readCounts, tensorParts } from "./rewrite.ts";
+import { addInts, definedNames, freshName, readCounts, tensorParts, topLevelReaders } from "./rewrite.ts";
 
 /** Ops that only reinterpret their first input's shape (their output shape says which). */
 const RESHAPES: ReadonlySet<string> = new Set(["Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"]);
@@ -431,15 +431,7 @@ export const pass: Pass = {
   run(graph: Graph, ctx: PassContext): boolean {
     const declared = ctx.target?.fusedOps;
     if (declared !== undefined && !declared.includes("Attention")) return false;
-    const readers = new Map<Value, Node[]>();
-    for (const n of graph.nodes) {
-      for (const v of new Set(n.inputs)) {
-        if (!v) continue;
-        const list = readers.get(v);
-        if (list) list.push(n);
-        else readers.set(v, [n]);
-      }
-    }
+    const readers = topLevelReaders(graph);
     const c: Ctx = { graph, counts: readCounts(graph), readers, top: new Set(graph.nodes), used: new Set(), shapes: new Map() };
     const names = definedNames(graph);
     const inserts = new Map<Node, Node[]>();

@@ -25,7 +25,7 @@ import { Tensor } from "../ir/tensor.ts";
 import { elidedSummary } from "../ir/text.ts";
 import { pass as eliminateDead } from "./eliminate-dead.ts";
 import type { Pass, PassContext } from "./pass.ts";
-import { addConstant, definedNames, readCounts, sameShape, tensorParts } from "./rewrite.ts";
+import { addConstant, definedNames, readCounts, sameShape, tensorParts, topLevelReaders } from "./rewrite.ts";
 
 const FUSED_OF: Readonly<Record<string, "FusedConv" | "FusedMatMul" | "FusedGemm">> = {
   Conv: "FusedConv", MatMul: "FusedMatMul", Gemm: "FusedGemm",
@@ -218,15 +218,7 @@ export const pass: Pass = {
     const declared = ctx.target?.fusedOps;
     const allowed = (op: string): boolean => declared === undefined || declared.includes(op);
     const counts = readCounts(graph);
-    const readers = new Map<Value, Node[]>();
-    for (const n of graph.nodes) {
-      for (const v of new Set(n.inputs)) {
-        if (!v) continue;
-        const list = readers.get(v);
-        if (list) list.push(n);
-        else readers.set(v, [n]);
-      }
-    }
+    const readers = topLevelReaders(graph);
     const c: Chain = { graph, counts, readers, used: new Set() };
     const names = definedNames(graph);
     const removed = new Set<Node>();

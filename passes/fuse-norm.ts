@@ -37,7 +37,7 @@ import { Tensor } from "../ir/tensor.ts";
 import { elidedSummary } from "../ir/text.ts";
 import { pass as eliminateDead } from "./eliminate-dead.ts";
 import type { Pass, PassContext } from "./pass.ts";
-import { IEEE_FLOATS, addConstant, constInts, definedNames, readCounts, tensorParts } from "./rewrite.ts";
+import { IEEE_FLOATS, addConstant, constInts, definedNames, readCounts, tensorParts, topLevelReaders } from "./rewrite.ts";
 
 /** A matched pattern: its nodes (the last produces the result), and what the last one becomes. */
 interface Match {
@@ -395,15 +395,7 @@ const ROOTS: Readonly<Partial<Record<string, (s: State, n: Node) => Match | unde
 
 /** One sweep over the nodes; returns the nodes to remove (empty: nothing matched). */
 function sweep(graph: Graph, names: Set<string>): Set<Node> {
-  const readers = new Map<Value, Node[]>();
-  for (const n of graph.nodes) {
-    for (const v of new Set(n.inputs)) {
-      if (!v) continue;
-      const list = readers.get(v);
-      if (list) list.push(n);
-      else readers.set(v, [n]);
-    }
-  }
+  const readers = topLevelReaders(graph);
   const s: State = { graph, names, counts: readCounts(graph), readers, used: new Set() };
   const removed = new Set<Node>();
   const order = new Map(graph.nodes.map((g, i) => [g, i]));

@@ -29,6 +29,20 @@ export function readCounts(graph: Graph): Map<Value, number> {
   return counts;
 }
 
+/** The top-level nodes reading each value (a node reading a value twice is listed once), in graph order. */
+export function topLevelReaders(graph: Graph): Map<Value, Node[]> {
+  const readers = new Map<Value, Node[]>();
+  for (const n of graph.nodes) {
+    for (const v of new Set(n.inputs)) {
+      if (!v) continue;
+      const list = readers.get(v);
+      if (list) list.push(n);
+      else readers.set(v, [n]);
+    }
+  }
+  return readers;
+}
+
 /** Every value name defined anywhere in the graph (inputs, constants, node outputs, nested graphs). */
 export function definedNames(graph: Graph): Set<string> {
   const names = new Set<string>();

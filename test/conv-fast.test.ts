@@ -10,7 +10,7 @@
  * kernel its node lowered to. Tolerance: the C target's 1e-4·max|ref| + 1e-5 (c-kernels.test.ts).
  */
 import { describe, expect, it } from "vitest";
-import { Graph, type Model, Node, Value, tensorType } from "../ir/graph.ts";
+import { type Model, Node, Value, tensorType } from "../ir/graph.ts";
 import { interpret } from "../ir/interpret.ts";
 import { Tensor } from "../ir/tensor.ts";
 import { optimize } from "../passes/pipeline.ts";
@@ -18,7 +18,7 @@ import { DEFAULT_PASS_CONTEXT } from "../passes/pass.ts";
 import { lower } from "../codegen/lower.ts";
 import { C_TARGET } from "../targets/c.ts";
 import { runOnC } from "../conformance/c-target.ts";
-import { random } from "./helpers/golden.ts";
+import { graphBuilder } from "./helpers/graph-builder.ts";
 
 interface Case {
   name: string;
@@ -46,25 +46,7 @@ interface Gemv {
 }
 
 function build(cases: readonly Case[], gemvs: readonly Gemv[], seed: number): { model: Model; inputs: Tensor[] } {
-  const r = random(seed);
-  const g = new Graph("conv_fast");
-  const inputs: Tensor[] = [];
-  const rand = (shape: number[], s: number): Tensor => {
-    const t = Tensor.zeros("f32", shape);
-    for (let i = 0; i < t.size; i++) t.data[i] = (r() * 2 - 1) * s;
-    return t;
-  };
-  const input = (name: string, t: Tensor): Value => {
-    const v = new Value(name, tensorType("f32", t.shape));
-    g.inputs.push(v);
-    inputs.push(t);
-    return v;
-  };
-  const konst = (name: string, t: Tensor): Value => {
-    const v = new Value(name, tensorType("f32", t.shape), t);
-    g.constants.push(v);
-    return v;
-  };
+  const { g, inputs, rand, input, konst } = graphBuilder("conv_fast", seed);
   cases.forEach((cs, i) => {
     const [n, c, h, w] = cs.x;
     const group = cs.group ?? 1;
