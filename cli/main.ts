@@ -190,7 +190,7 @@ function cmdCompile(modelPath: string, target: string, outDir: string, level: st
     `compiled ${modelPath} -> ${outDir} (target c, -${level}, cpu ${cpu})`,
     `kernels  ${art.kernels}   steps ${art.steps}`,
     `arena    ${fmtBytes(m.arenaBytes)}${ratio}   lower bound ${fmtBytes(m.lowerBound)}   no reuse ${fmtBytes(m.noReuseBytes)}`,
-    `weights  ${fmtBytes(art.weightsBytes)}`,
+    `weights  ${fmtBytes(art.weightsBytes)}${art.preparedBytes ? `   prepared at load ${fmtBytes(art.preparedBytes)} (weights repacked for their kernels)` : ""}`,
     `inputs   ${art.inputs.map((v) => `${v.name}: ${v.dtype}[${v.shape.join(",")}]`).join(", ")}`,
     `outputs  ${art.outputs.map((v) => `${v.name}: ${v.dtype}[${v.shape.join(",")}]`).join(", ")}`,
     `files    ${[...art.files.keys()].join(" ")}`,
@@ -199,9 +199,10 @@ function cmdCompile(modelPath: string, target: string, outDir: string, level: st
 }
 
 /** The `bench --profile` report: the slowest steps, then time per op, with shares of the total. */
-function formatProfile(r: { steps: StepProfile[]; totalUs: number; threads: number }, top: number): string {
+function formatProfile(r: { steps: StepProfile[]; totalUs: number; threads: number; prepareSteps: number }, top: number): string {
   const pct = (us: number): string => `${((100 * us) / Math.max(r.totalUs, 1e-9)).toFixed(1).padStart(5)}%`;
-  const lines = [`sum of steps ${(r.totalUs / 1000).toFixed(3)} ms over ${r.steps.length} steps, threads ${r.threads}`, "", "slowest steps:"];
+  const prep = r.prepareSteps ? ` (and ${r.prepareSteps} prepare steps, run once per loaded model, not timed)` : "";
+  const lines = [`sum of steps ${(r.totalUs / 1000).toFixed(3)} ms over ${r.steps.length} steps${prep}, threads ${r.threads}`, "", "slowest steps:"];
   for (const s of [...r.steps].sort((a, b) => b.us - a.us || a.step - b.step).slice(0, Math.max(0, top))) {
     lines.push(`  ${String(s.step).padStart(4)}  ${s.us.toFixed(1).padStart(9)} us ${pct(s.us)}  ${s.op.padEnd(18)} ${JSON.stringify(s.node)}  tasks ${s.tasks}`);
   }

@@ -61,14 +61,17 @@ export interface Artifact {
   readonly steps: number;
   readonly memory: MemoryPlan;
   readonly weightsBytes: number;
+  /** Bytes of prepared tensors the runtime allocates at load (repacked constant weights). */
+  readonly preparedBytes: number;
 }
 
 /** The plan file of a program: tensor table over storage roots, steps over root ids, weights 64-aligned. */
-export function planFile(p: Program, memory: MemoryPlan, kernelsId: bigint): { bytes: Uint8Array; weightsBytes: number } {
+export function planFile(p: Program, memory: MemoryPlan, kernelsId: bigint): { bytes: Uint8Array; weightsBytes: number; preparedBytes: number } {
   const roots = p.buffers.filter((b) => !b.base);
   const newId = new Map(roots.map((b, i) => [b.id, i]));
   const chunks: [number, Uint8Array][] = [];
   let wsize = 0;
+  let psize = 0;
   const tensors: PlanTensor[] = roots.map((b) => {
     let offset = 0;
     let kind: PlanTensor["kind"];
@@ -82,6 +85,10 @@ export function planFile(p: Program, memory: MemoryPlan, kernelsId: bigint): { b
       offset = Math.ceil(wsize / PLAN.WEIGHTS_ALIGN) * PLAN.WEIGHTS_ALIGN;
       chunks.push([offset, raw]);
       wsize = offset + raw.byteLength;
+    } else if (b.kind === "prepared") {
+      kind = "PREPARED";
+      offset = psize;
+      psize += Math.ceil(b.bytes / PLAN.ARENA_ALIGN) * PLAN.ARENA_ALIGN;
     } else {
       kind = "ARENA";
       const o = memory.offsets.get(b.id);
@@ -96,15 +103,16 @@ export function planFile(p: Program, memory: MemoryPlan, kernelsId: bigint): { b
   const bytes = writePlan({
     target: PLAN_TARGETS.C,
     arenaBytes: memory.arenaBytes,
+    preparedBytes: psize,
     kernelCount: p.kernels.length,
     kernelsId,
     tensors,
-    steps: p.steps.map((s) => ({ kernel: s.kernel, tasks: s.tasks, args: s.args.map(id) })),
+    steps: p.steps.map((s) => ({ kernel: s.kernel, tasks: s.tasks, args: s.args.map(id), ...(s.prepare ? { prepare: true } : {}) })),
     inputs: p.inputs.map(id),
     outputs: p.outputs.map(id),
     weights,
   });
-  return { bytes, weightsBytes: wsize };
+  return { bytes, weightsBytes: wsize, preparedBytes: psize };
 }
 
 /** JSON with object keys sorted at every level (stable bytes). */
@@ -220,13 +228,14 @@ export function renderArtifact(p: Program, r: CStyleRenderer, memory: MemoryPlan
     kernels: p.kernels.length,
     steps: p.steps.length,
     /** What each step runs (for `infc bench --profile`): the kernel, the source node and op, its task count. */
-    stepInfo: p.steps.map((st) => ({ kernel: p.kernels[st.kernel]!.name, node: st.node, op: st.op, tasks: st.tasks })),
+    stepInfo: p.steps.map((st) => ({ kernel: p.kernels[st.kernel]!.name, node: st.node, op: st.op, tasks: st.tasks, ...(st.prepare ? { prepare: true } : {}) })),
     arena: { bytes: memory.arenaBytes, lowerBound: memory.lowerBound, noReuse: memory.noReuseBytes, strategy: memory.strategy },
     weightsBytes: plan.weightsBytes,
+    preparedBytes: plan.preparedBytes,
     files: Object.fromEntries([...files].map(([name, b]) => [name, { bytes: b.byteLength, sha256: sha256(b) }])),
   };
   files.set("manifest.json", enc.encode(stableJson(manifest)));
-  return { files, inputs, outputs, kernels: p.kernels.length, steps: p.steps.length, memory, weightsBytes: plan.weightsBytes };
+  return { files, inputs, outputs, kernels: p.kernels.length, steps: p.steps.length, memory, weightsBytes: plan.weightsBytes, preparedBytes: plan.preparedBytes };
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
  * A self-contained test harness for a lowered Program: a C main() that allocates every buffer,
- * loads constants from a weights file, reads raw inputs, runs the steps serially (one call with
- * the whole task range), and writes raw outputs. It checks kernels without the runtime or the plan
- * format; the conformance runner uses it for `--target c`.
+ * loads constants from a weights file, reads raw inputs, runs the prepare steps once and the
+ * other steps serially (one call with the whole task range), and writes raw outputs. It checks
+ * kernels without the runtime or the plan format; the conformance runner uses it for `--target c`.
  */
 import type { Program } from "./lower.ts";
 import { rootOf } from "./lower.ts";
@@ -20,6 +20,13 @@ export interface HarnessOptions {
 }
 
 export function harness(p: Program, opts: HarnessOptions = {}): HarnessFiles {
+  const call = (s: Program["steps"][number]): string => {
+    const a = `void* a[] = {${s.args.map((id) => `b[${id}]`).join(", ") || "0"}};`;
+    // split mode calls every task alone, last first: a kernel that depends on how [0, tasks) is cut fails
+    return opts.splitTasks
+      ? `  { ${a} for (int64_t q = ${s.tasks} - 1; q >= 0; q--) infc_model_kernels[${s.kernel}](a, q, q + 1); }`
+      : `  { ${a} infc_model_kernels[${s.kernel}](a, 0, ${s.tasks}); }`;
+  };
   const roots = p.buffers.filter((b) => !b.base);
   const chunks: Uint8Array[] = [];
   const lines: string[] = [
@@ -41,15 +48,14 @@ export function harness(p: Program, opts: HarnessOptions = {}): HarnessFiles {
     "  return 0;",
     "}",
     "",
+    "static void prepare_steps(void** b) {",
+    "  (void)b;",
+    ...p.steps.filter((s) => s.prepare).map(call),
+    "}",
+    "",
     "static void run_steps(void** b) {",
     "  (void)b;",
-    ...p.steps.map((s) => {
-      const a = `void* a[] = {${s.args.map((id) => `b[${id}]`).join(", ") || "0"}};`;
-      // split mode calls every task alone, last first: a kernel that depends on how [0, tasks) is cut fails
-      return opts.splitTasks
-        ? `  { ${a} for (int64_t q = ${s.tasks} - 1; q >= 0; q--) infc_model_kernels[${s.kernel}](a, q, q + 1); }`
-        : `  { ${a} infc_model_kernels[${s.kernel}](a, 0, ${s.tasks}); }`;
-    }),
+    ...p.steps.filter((s) => !s.prepare).map(call),
     "}",
     "",
     "int main(int argc, char** argv) {",
@@ -68,6 +74,7 @@ export function harness(p: Program, opts: HarnessOptions = {}): HarnessFiles {
   lines.push("  fclose(w);");
   p.inputs.forEach((id, i) => lines.push(`  if (read_file(argv[${2 + i}], b[${id}], ${p.buffers[id]!.bytes})) return 6;`));
   lines.push(
+    "  prepare_steps(b);",
     "  run_steps(b);",
     '  { const char* e = getenv("INFC_BENCH"); int n = e ? atoi(e) : 0;',
     "    if (n > 0) { double* t = (double*)malloc(sizeof(double) * 2 * (size_t)n); if (!t) return 3;",

@@ -58,6 +58,14 @@ export interface KernelSpec {
   readonly body: string;
   /** Names of helper snippets the body calls (see helpers in the kernel tables). */
   readonly helpers?: readonly string[];
+  /**
+   * A prepare kernel: it reads only its `in` arguments and writes only its scratch arguments, and
+   * no other kernel writes those scratch buffers (e.g. packing a weight matrix for the GEMM kernel
+   * after it). When every `in` argument is a constant, lowering runs it once per loaded model
+   * instead of on every run, and its scratch buffers become prepared tensors (kept for the model's
+   * life); otherwise it stays an ordinary step.
+   */
+  readonly prepare?: boolean;
 }
 
 export interface ScratchSpec {

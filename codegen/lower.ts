@@ -6,6 +6,11 @@
  * lacks) is collected and reported together. View ops (Reshape, Squeeze, ...) become aliases of
  * their input's bytes, except where the result is a graph output, which the caller owns: those get a
  * copy kernel.
+ *
+ * Prepare kernels (KernelSpec.prepare) whose inputs are all constants are hoisted: they become
+ * prepare steps, placed before every other step and run once per loaded model, and the scratch
+ * they write becomes prepared storage, kept for the model's life. Prepared bytes are capped at the
+ * plan format's limit (PREPARED_FACTOR × the weights + PREPARED_SLACK); past it kernels stay steps.
  */
 import type { DType } from "../ir/dtype.ts";
 import { storageBytes } from "../ir/dtype.ts";
@@ -17,6 +22,7 @@ import { staticShape } from "../ir/ops/support.ts";
 import type { CStyleRenderer } from "./cstyle.ts";
 import { type EmitNode, type KernelArg, type KernelSpec, type Lowered, type TensorInfo, CompileError } from "./kernel.ts";
 import { HELPERS, KERNELS } from "./kernels/index.ts";
+import { PLAN } from "./plan-format.ts";
 
 export interface Buffer {
   readonly id: number;
@@ -24,7 +30,8 @@ export interface Buffer {
   readonly dtype: DType;
   readonly shape: readonly number[];
   readonly bytes: number;
-  readonly kind: "input" | "output" | "const" | "temp" | "scratch";
+  /** prepared: written once per loaded model by prepare steps (constant weights repacked for a kernel). */
+  readonly kind: "input" | "output" | "const" | "temp" | "scratch" | "prepared";
   readonly const?: Tensor;
   /** Position among the graph's inputs or outputs. */
   readonly io?: number;
@@ -44,6 +51,8 @@ export interface Step {
   /** Source node name and op (for comments, profiles, errors). */
   readonly node: string;
   readonly op: string;
+  /** Runs once per loaded model, before the first run (prepare steps come first in `steps`). */
+  readonly prepare?: boolean;
 }
 
 export interface Program {
@@ -112,8 +121,13 @@ export function lower(graph: Graph, r: CStyleRenderer): Program {
   const kernelBySource = new Map<string, number>();
   const helperNames = new Set<string>();
   const steps: Step[] = [];
+  const prepSteps: Step[] = [];
+  // the prepared-bytes budget: the weights are at least the constants the nodes read
+  const constBytes = [...new Set(graph.nodes.flatMap((nd) => nd.inputs.filter((v): v is Value => !!v?.const)))]
+    .reduce((a, v) => a + (v.type.kind === "tensor" ? storageBytes(v.type.dtype, v.const!.size) : 0), 0);
+  let preparedLeft = PLAN.PREPARED_FACTOR * constBytes + PLAN.PREPARED_SLACK;
 
-  const emitKernel = (spec: KernelSpec, label: string, args: readonly { arg: KernelArg; buf: Buffer; output: boolean }[], node: string, op: string): void => {
+  const emitKernel = (spec: KernelSpec, label: string, args: readonly { arg: KernelArg; buf: Buffer; output: boolean }[], node: string, op: string, prepare = false): void => {
     const source = r.kernel("KERNEL_NAME", label, spec, args.map((a) => ({ arg: a.arg, dtype: a.buf.dtype, output: a.output })));
     // identical kernels (same code, same shapes) share one function
     let k = kernelBySource.get(source);
@@ -123,7 +137,8 @@ export function lower(graph: Graph, r: CStyleRenderer): Program {
       kernels.push({ name: `k${k}`, source: source.replace("KERNEL_NAME", `k${k}`) });
     }
     for (const h of spec.helpers ?? []) helperNames.add(h);
-    steps.push({ kernel: k, args: args.map((a) => a.buf.id), tasks: Math.max(1, spec.tasks), node, op });
+    const step: Step = { kernel: k, args: args.map((a) => a.buf.id), tasks: Math.max(1, spec.tasks), node, op, ...(prepare ? { prepare } : {}) };
+    (prepare ? prepSteps : steps).push(step);
   };
 
   const copy = (src: Buffer, dst: Buffer, node: string): void => {
@@ -175,23 +190,39 @@ export function lower(graph: Graph, r: CStyleRenderer): Program {
       else out.base = src;
       continue;
     }
-    const scratch = (lowered.scratch ?? []).map((s, i) => {
-      const b: Buffer = { id: buffers.length, name: `${node.name}/scratch${i}`, dtype: s.dtype, shape: [s.count], bytes: storageBytes(s.dtype, s.count), kind: "scratch" };
+    const argsOf = (spec: KernelSpec): KernelArg[] => (spec.args ? [...spec.args] : [
+      ...ins.flatMap((b, i): KernelArg[] => (b ? [{ name: `x${i}`, ref: { kind: "in", index: i } }] : [])),
+      ...outs.map((_, i): KernelArg => ({ name: `y${i}`, ref: { kind: "out", index: i } })),
+    ]);
+    // hoist prepare kernels that read only constants (and scratch they write only through hoisting)
+    const scratchSpecs = lowered.scratch ?? [];
+    const prepared = new Set<number>();
+    const hoisted = lowered.kernels.map((spec) => {
+      if (!spec.prepare) return false;
+      const args = argsOf(spec);
+      if (!args.every((a) => a.ref.kind === "scratch" || (a.ref.kind === "in" && ins[a.ref.index] && rootOf(ins[a.ref.index]!).kind === "const"))) return false;
+      const writes = args.filter((a) => a.ref.kind === "scratch" && !prepared.has(a.ref.index)).map((a) => a.ref.index);
+      const bytes = writes.reduce((t, i) => t + Math.ceil(storageBytes(scratchSpecs[i]!.dtype, scratchSpecs[i]!.count) / PLAN.ARENA_ALIGN) * PLAN.ARENA_ALIGN, 0);
+      if (bytes > preparedLeft) return false;
+      preparedLeft -= bytes;
+      for (const i of writes) prepared.add(i);
+      return true;
+    });
+    const scratch = scratchSpecs.map((s, i) => {
+      const kind = prepared.has(i) ? "prepared" : "scratch";
+      const b: Buffer = { id: buffers.length, name: `${node.name}/${kind}${i}`, dtype: s.dtype, shape: [s.count], bytes: storageBytes(s.dtype, s.count), kind };
       buffers.push(b);
       return b;
     });
-    for (const spec of lowered.kernels) {
-      const args: KernelArg[] = spec.args ? [...spec.args] : [
-        ...ins.flatMap((b, i): KernelArg[] => (b ? [{ name: `x${i}`, ref: { kind: "in", index: i } }] : [])),
-        ...outs.map((_, i): KernelArg => ({ name: `y${i}`, ref: { kind: "out", index: i } })),
-      ];
+    for (const [ki, spec] of lowered.kernels.entries()) {
+      const args = argsOf(spec);
       const resolved = args.map((arg) => {
         const ref = arg.ref;
         const buf = ref.kind === "in" ? ins[ref.index] : ref.kind === "out" ? outs[ref.index] : scratch[ref.index];
         if (!buf) throw new CompileError(`node '${node.name}': kernel argument '${arg.name}' refers to a missing ${ref.kind} ${ref.index}`);
         return { arg, buf, output: ref.kind !== "in" };
       });
-      emitKernel(spec, spec.label ? `${label}: ${spec.label}` : label, resolved, node.name, node.op);
+      emitKernel(spec, spec.label ? `${label}: ${spec.label}` : label, resolved, node.name, node.op, hoisted[ki]);
     }
   }
 
@@ -214,7 +245,7 @@ export function lower(graph: Graph, r: CStyleRenderer): Program {
     name: graph.name,
     buffers,
     kernels,
-    steps,
+    steps: [...prepSteps, ...steps],
     inputs: graph.inputs.map((v) => byValue.get(v)!.id),
     outputs,
     helpers: r.orderHelpers([...helperNames, ...graph.inputs.flatMap((v) => (v.type.kind === "tensor" ? r.convHelpers(v.type.dtype) : []))].filter((h, i, a) => a.indexOf(h) === i), HELPERS),

@@ -9,7 +9,7 @@ import type { DType } from "../ir/dtype.ts";
 
 /** The constants of infc_plan.h, named as there without the `INFC_PLAN_` prefix. */
 export const PLAN = {
-  VERSION: 1,
+  VERSION: 2,
   HEADER_SIZE: 176,
   WEIGHTS_ALIGN: 64,
   ARENA_ALIGN: 64,
@@ -39,7 +39,7 @@ export const PLAN = {
   H_STRINGS_SIZE: 136,
   H_PLAN_CHECKSUM: 144,
   H_WEIGHTS_CHECKSUM: 152,
-  H_RESERVED: 160,
+  H_PREPARED_SIZE: 160,
   H_HEADER_CHECKSUM: 168,
   TENSOR_SIZE: 88,
   T_KIND: 0,
@@ -54,7 +54,7 @@ export const PLAN = {
   S_KERNEL: 0,
   S_ARG_BEGIN: 4,
   S_ARG_COUNT: 8,
-  S_RESERVED: 12,
+  S_FLAGS: 12,
   S_TASKS: 16,
   MAX_TENSORS: 16777216,
   MAX_STEPS: 16777216,
@@ -63,13 +63,18 @@ export const PLAN = {
   MAX_IO: 65536,
   MAX_DIM: 1099511627776,
   MAX_TASKS: 281474976710656,
+  PREPARED_FACTOR: 8,
+  PREPARED_SLACK: 67108864,
 } as const;
 
 /** `INFC_TARGET_*` codes. */
 export const PLAN_TARGETS = { C: 1 } as const;
 
 /** `INFC_TENSOR_*` kinds. */
-export const TENSOR_KINDS = { INPUT: 0, OUTPUT: 1, CONST: 2, ARENA: 3 } as const;
+export const TENSOR_KINDS = { INPUT: 0, OUTPUT: 1, CONST: 2, ARENA: 3, PREPARED: 4 } as const;
+
+/** `INFC_STEP_*` flag bits. */
+export const STEP_FLAGS = { PREPARE: 1 } as const;
 export type PlanTensorKind = keyof typeof TENSOR_KINDS;
 
 /** `INFC_DTYPE_*` codes: ONNX TensorProto numbers, block types from 64. Never renumbered. */
@@ -96,7 +101,7 @@ export interface PlanTensor {
   readonly dtype: number;
   readonly shape: readonly number[];
   readonly bytes: number;
-  /** Arena offset (ARENA) or weights-section offset (CONST); 0 for INPUT/OUTPUT. */
+  /** Arena offset (ARENA), weights-section offset (CONST) or prepared-block offset (PREPARED); 0 for INPUT/OUTPUT. */
   readonly offset: number;
 }
 
@@ -105,11 +110,15 @@ export interface PlanStep {
   readonly tasks: number;
   /** Tensor ids, in the kernel's argument order. */
   readonly args: readonly number[];
+  /** Runs once per loaded model (INFC_STEP_PREPARE); such steps come first. */
+  readonly prepare?: boolean;
 }
 
 export interface PlanInput {
   readonly target: number;
   readonly arenaBytes: number;
+  /** Bytes of the PREPARED block (multiple of 64). */
+  readonly preparedBytes: number;
   readonly kernelCount: number;
   /** FNV-1a 64 of the kernel source. */
   readonly kernelsId: bigint;
@@ -157,6 +166,12 @@ export function writePlan(p: PlanInput): Uint8Array {
   checkCount("outputs", p.outputs.length, PLAN.MAX_IO);
   const argCount = p.steps.reduce((n, s) => n + s.args.length, 0);
   checkCount("kernel arguments", argCount, PLAN.MAX_ARGS);
+  const firstRun = p.steps.findIndex((s) => !s.prepare);
+  if (firstRun >= 0 && p.steps.slice(firstRun).some((s) => s.prepare)) throw new PlanFormatError("prepare steps must come before every other step");
+  if (p.preparedBytes % PLAN.ARENA_ALIGN) throw new PlanFormatError(`prepared block of ${p.preparedBytes} bytes: not a multiple of ${PLAN.ARENA_ALIGN}`);
+  if (p.preparedBytes > PLAN.PREPARED_FACTOR * p.weights.length + PLAN.PREPARED_SLACK) {
+    throw new PlanFormatError(`prepared block of ${p.preparedBytes} bytes exceeds the format's limit (${PLAN.PREPARED_FACTOR} × ${p.weights.length} weight bytes + ${PLAN.PREPARED_SLACK})`);
+  }
 
   // string table: names deduplicated, in first-use order
   const enc = new TextEncoder();
@@ -207,6 +222,7 @@ export function writePlan(p: PlanInput): Uint8Array {
     u32(o + PLAN.S_KERNEL, s.kernel);
     u32(o + PLAN.S_ARG_BEGIN, arg);
     u32(o + PLAN.S_ARG_COUNT, s.args.length);
+    u32(o + PLAN.S_FLAGS, s.prepare ? STEP_FLAGS.PREPARE : 0);
     u64(o + PLAN.S_TASKS, s.tasks);
     for (const a of s.args) u32(argsOff + 4 * arg++, a);
   });
@@ -241,6 +257,7 @@ export function writePlan(p: PlanInput): Uint8Array {
   u64(PLAN.H_IO_OFFSET, ioOff);
   u64(PLAN.H_STRINGS_OFFSET, stringsOff);
   u64(PLAN.H_STRINGS_SIZE, strSize);
+  u64(PLAN.H_PREPARED_SIZE, p.preparedBytes);
   u64(PLAN.H_PLAN_CHECKSUM, fnv1a64(out.subarray(PLAN.HEADER_SIZE, weightsOff)));
   u64(PLAN.H_WEIGHTS_CHECKSUM, fnv1a64(out.subarray(weightsOff)));
   u64(PLAN.H_HEADER_CHECKSUM, fnv1a64(out.subarray(0, PLAN.H_HEADER_CHECKSUM)));

@@ -191,9 +191,12 @@ export interface StepProfile {
   readonly us: number;
 }
 
-/** Builds (if needed) and times every step of an artifact alone on zero inputs (median of `iters`). */
-export function profileArtifact(dir: string, opts: { threads?: number; iters?: number; cpu?: string } = {}): { steps: StepProfile[]; totalUs: number; threads: number } {
-  const info = (readManifest(dir) as unknown as { stepInfo?: { kernel: string; node: string; op: string; tasks: number }[] }).stepInfo;
+/**
+ * Builds (if needed) and times every step of an artifact alone on zero inputs (median of `iters`).
+ * Prepare steps (run once per loaded model) are left out of `steps` and counted in `prepareSteps`.
+ */
+export function profileArtifact(dir: string, opts: { threads?: number; iters?: number; cpu?: string } = {}): { steps: StepProfile[]; totalUs: number; threads: number; prepareSteps: number } {
+  const info = (readManifest(dir) as unknown as { stepInfo?: { kernel: string; node: string; op: string; tasks: number; prepare?: boolean }[] }).stepInfo;
   if (!info) throw new ArtifactRunError(`${dir}: the manifest has no stepInfo (compiled by an older infc): recompile it`);
   const exe = buildArtifact(dir, opts.cpu ? { cpu: opts.cpu } : {});
   const out = runRunner(exe, [join(dir, "model.infc"), "--threads", String(opts.threads ?? 1), "--profile", String(opts.iters ?? 20)]);
@@ -202,11 +205,12 @@ export function profileArtifact(dir: string, opts: { threads?: number; iters?: n
     const i = Number(m[1]);
     const s = info[i];
     if (!s) throw new ArtifactRunError(`runner reported step ${i}, the manifest lists ${info.length}`);
-    steps.push({ step: i, ...s, us: Number(m[2]) });
+    steps.push({ step: i, kernel: s.kernel, node: s.node, op: s.op, tasks: s.tasks, us: Number(m[2]) });
   }
   const total = /^total_us ([\d.]+) threads (\d+)$/m.exec(out);
   if (!total || steps.length !== info.length) throw new ArtifactRunError(`unexpected runner output: ${out.trim().slice(0, 200)}`);
-  return { steps, totalUs: Number(total[1]), threads: Number(total[2]) };
+  const run = steps.filter((st) => !info[st.step]!.prepare);
+  return { steps: run, totalUs: run.reduce((t, st) => t + st.us, 0), threads: Number(total[2]), prepareSteps: steps.length - run.length };
 }
 
 /** Builds (if needed) and benchmarks an artifact on zero inputs: median and min latency in ms. */

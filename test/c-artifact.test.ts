@@ -69,19 +69,29 @@ describe("C artifact", () => {
     expect(files).toEqual([".build", "CMakeLists.txt", "Makefile", "infc.h", "infc_kernel.h", "infc_main.c", "infc_plan.h", "infc_pool.c", "infc_runtime.c", "manifest.json", "model.c", "model.infc"]);
   });
 
-  it("tests that the digits CNN matches the interpreter on 8 threads, with the arena within 5% of the lower bound", () => {
+  it("tests that the digits CNN (batch 8) matches the interpreter on 8 threads, with its weight packing in prepare steps and the arena within 5% of the lower bound", async () => {
     const model = join(ROOT, "test", "data", "digits_cnn.onnx");
     const dir = join(tmp, "digits");
-    const art = compileArtifact(model, dir, { dims: { batch: 1 } });
+    const art = compileArtifact(model, dir, { dims: { batch: 8 } });
     expect(art.memory.arenaBytes / art.memory.lowerBound).toBeLessThanOrEqual(1.05);
     const xs = readFileSync(join(ROOT, "test", "data", "digits_test_x.npy"));
-    const x = new Float32Array(new Uint8Array(xs.subarray(xs.length - 397 * 64 * 4)).slice().buffer).subarray(64 * 5, 64 * 6);
-    const want = interp(model, [Tensor.fromRaw("f32", [1, 1, 8, 8], bytesOf(x).slice())], { batch: 1 })[0]!;
+    const x = new Float32Array(new Uint8Array(xs.subarray(xs.length - 397 * 64 * 4)).slice().buffer).subarray(64 * 5, 64 * 13);
+    const want = interp(model, [Tensor.fromRaw("f32", [8, 1, 8, 8], bytesOf(x).slice())], { batch: 8 })[0]!;
+    buildArtifact(dir);
+    await new Promise((res) => setImmediate(res)); // let vitest's worker talk after the long build
     const got = f32(runArtifact(dir, [bytesOf(x)], { threads: 8 })[0]!);
+    expect(got.length).toBe(80);
     got.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThan(1e-4 * (1 + Math.abs(want[i]!))));
     const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
     expect(manifest.arena.bytes).toBe(art.memory.arenaBytes);
-    expect(manifest.inputs[0]).toEqual({ bytes: 256, dtype: "f32", name: "image", shape: [1, 1, 8, 8] });
+    expect(manifest.inputs[0]).toEqual({ bytes: 2048, dtype: "f32", name: "image", shape: [8, 1, 8, 8] });
+    // constant weights are prepared once per load, by the plan's first steps: the second conv's
+    // Winograd weight transform and the two FusedMatMuls' packing
+    const prep = manifest.stepInfo.filter((st: { prepare?: boolean }) => st.prepare);
+    expect(prep.map((st: { op: string }) => st.op)).toEqual(["FusedConv", "FusedMatMul", "FusedMatMul"]);
+    expect(manifest.stepInfo.slice(0, 3)).toEqual(prep);
+    expect(art.preparedBytes).toBeGreaterThanOrEqual((512 * 64 + 64 * 10) * 4);
+    expect(manifest.preparedBytes).toBe(art.preparedBytes);
   });
 
   it("tests that compiling twice gives byte-identical files", () => {
@@ -175,6 +185,10 @@ describe("C artifact", () => {
       ["input listed as output", patch((dv) => dv.setUint32(at(PLAN.H_IO_OFFSET) + 4, dv.getUint32(at(PLAN.H_IO_OFFSET), true), true)), /input\/output list/],
       ["other kernels", patch((dv) => dv.setBigUint64(PLAN.H_KERNELS_ID, 1n, true)), /does not match the linked kernels/],
       ["other target", patch((dv) => dv.setUint32(PLAN.H_TARGET, 7, true)), /another target/],
+      ["unknown step flag", patch((dv) => dv.setUint32(step0 + PLAN.S_FLAGS, 2, true)), /bad step/],
+      ["a step on run buffers flagged prepare", patch((dv) => dv.setUint32(step0 + PLAN.S_FLAGS, 1, true)), /bad step/],
+      ["prepared size not a multiple of 64", patch((dv) => dv.setBigUint64(PLAN.H_PREPARED_SIZE, 100n, true)), /bad layout/],
+      ["prepared size beyond the limit", patch((dv) => dv.setBigUint64(PLAN.H_PREPARED_SIZE, BigInt(PLAN.PREPARED_FACTOR * 64 + PLAN.PREPARED_SLACK + 64) << 8n, true)), /bad layout/],
     ];
     const dir = join(tmp, "semantic");
     mkdirSync(dir, { recursive: true });

@@ -48,7 +48,7 @@ describe("plan format", () => {
   it("lays out sections as the header says: plan after the header, weights 64-byte aligned, checksums over each", () => {
     const weights = new Uint8Array([1, 2, 3, 4, 5]);
     const bytes = writePlan({
-      target: PLAN_TARGETS.C, arenaBytes: 128, kernelCount: 1, kernelsId: 0x1234n,
+      target: PLAN_TARGETS.C, arenaBytes: 128, preparedBytes: 0, kernelCount: 1, kernelsId: 0x1234n,
       tensors: [
         { name: "x", kind: "INPUT", dtype: 1, shape: [2], bytes: 8, offset: 0 },
         { name: "w", kind: "CONST", dtype: 2, shape: [5], bytes: 5, offset: 0 },

@@ -500,7 +500,7 @@ for (int64_t t = task_begin; t < task_end; t++) {
   const fx = { ...(bias ? { bias: { mode: 2 as const, ptr: "x2" } } : {}), ...(epi ? { epi } : {}) };
   const pk = packedSize(K, N);
   const pack: KernelSpec = {
-    label: "pack", tasks: nbB * K, helpers: ["nn_spack"], args: [inArg("x1", 1), scratchArg("s0", 0)],
+    label: "pack", tasks: nbB * K, helpers: ["nn_spack"], args: [inArg("x1", 1), scratchArg("s0", 0)], prepare: true,
     body: `for (int64_t t = task_begin; t < task_end; t++) {
   const int64_t bb = t / ${K}, k = t % ${K};
   infc_spack_row(x1 + t * ${N}, ${N}, 0, ${K}, s0 + bb * ${pk} + k * INFC_NR);
@@ -551,8 +551,8 @@ export function gemmF32Epi(n: EmitNode, epi?: Epi): Lowered | undefined {
   const NP = ceilDiv(N, SG_NR);
   const pk = packedSize(K, N);
   const pack: KernelSpec = tB
-    ? { label: "pack", tasks: NP, helpers: ["nn_spack"], args: [inArg("x1", 1), scratchArg("s0", 0)], body: `for (int64_t t = task_begin; t < task_end; t++) for (int64_t jp = t * ${SG_NR} / INFC_NR; jp < (t + 1) * ${SG_NR} / INFC_NR; jp++) infc_spack_trans_panel(x1, ${K}, ${N}, ${K}, jp, s0);` }
-    : { label: "pack", tasks: K, helpers: ["nn_spack"], args: [inArg("x1", 1), scratchArg("s0", 0)], body: `for (int64_t t = task_begin; t < task_end; t++) infc_spack_row(x1 + t * ${N}, ${N}, 0, ${K}, s0 + t * INFC_NR);` };
+    ? { label: "pack", tasks: NP, helpers: ["nn_spack"], args: [inArg("x1", 1), scratchArg("s0", 0)], prepare: true, body: `for (int64_t t = task_begin; t < task_end; t++) for (int64_t jp = t * ${SG_NR} / INFC_NR; jp < (t + 1) * ${SG_NR} / INFC_NR; jp++) infc_spack_trans_panel(x1, ${K}, ${N}, ${K}, jp, s0);` }
+    : { label: "pack", tasks: K, helpers: ["nn_spack"], args: [inArg("x1", 1), scratchArg("s0", 0)], prepare: true, body: `for (int64_t t = task_begin; t < task_end; t++) infc_spack_row(x1 + t * ${N}, ${N}, 0, ${K}, s0 + t * INFC_NR);` };
   const kernels: KernelSpec[] = [pack];
   let bias: { mode: 1 | 2; ptr: string } | undefined;
   let accumulate = false;

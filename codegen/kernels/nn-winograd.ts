@@ -13,19 +13,19 @@
  *            tile; the lanes of the last panel past T are zeroed, so the micro-kernel never reads
  *            uninitialized floats)
  *   weights  U[ξ][m][c] = (G g[m][c] Gᵀ)[ξ]                                 tasks: output channels
+ *            (a prepare kernel: for constant weights it runs once per loaded model and U is kept)
  *   gemm     Z[ξ][m][t] = U[ξ] · V[ξ]                                        tasks: (ξ, group, M-tile, N-tile)
- *            — or, for at most FUSE_MAX_T tiles, one "weights+gemm" kernel whose tasks transform
- *            the weights of 12 output channels into their thread's slot and run their 36 GEMMs
- *            (`fuseWeights`)
+ *            — or, for computed weights and at most FUSE_MAX_T tiles, one "weights+gemm" kernel
+ *            whose tasks transform the weights of 12 output channels into their thread's slot and
+ *            run their 36 GEMMs (`fuseWeights`)
  *   output   y = act(Aᵀ Z A + bias + residual)                               tasks: (image, channel)
  *            (runs of whole tile rows: Z's tile index is flat, and so is the row-major output of
  *            4·TX columns per tile row, so both passes run over whole vectors)
  *
  * The three scratch arrays keep their 36 planes an odd number of cache lines apart (`planeStride`).
- * The weight transform runs on every call: the lowering has no way for a kernel to add a constant
- * derived from a constant input (U could then be made once at compile time), so Winograd is taken
- * only where its cost (writing 4× the weights) is small against the conv (`worthIt`): that
- * declines ResNet's 7×7 × 512 stage, where U (37 MB) would not even fit in L3.
+ * U is 4× the weights (the model keeps it in memory when the weights are constant, and transforms
+ * them on every call otherwise), so Winograd is taken only where that is small against the conv
+ * (`worthIt`): that declines ResNet's 7×7 × 512 stage, where U (37 MB) would not even fit in L3.
  *
  * Numerics: the transforms' factored forms below follow Lavin & Gray (points 0, ±1, ±2, ∞). The
  * f32 error grows with the fan-in: test/winograd.test.ts measures max|err| / max|y| ≈ 1.2e-5 at
@@ -191,7 +191,7 @@ ${range(6).map((i) => {
     }
   }
 }`;
-  const wk: KernelSpec = { label: "winograd weights", tasks: M, body: wRows("task_begin", "task_end", `s0 + m * ${Cg}`, US), args: [inArg("x1", 1), scratchArg("s0", 0)] };
+  const wk: KernelSpec = { label: "winograd weights", tasks: M, body: wRows("task_begin", "task_end", `s0 + m * ${Cg}`, US), args: [inArg("x1", 1), scratchArg("s0", 0)], prepare: true };
 
   // input transform into packed panels: V[ξ*XS + g*PK + (t/NR)*Cg*NR + cg*NR + t%NR]
   const rows = range(6).map((j) => `const int64_t ih${j} = ty * 4 + ${j - PH}; const float* restrict r${j} = ih${j} >= 0 && ih${j} < ${IH} ? xc + ih${j} * ${IW} : zrow;`);
@@ -236,7 +236,9 @@ ${bt(range(6).map((j) => `d${j}`)).map((e, k) => `        v[${k * XS} + x] = ${e
 
   // 36 × group GEMMs: Z[ξ][m][t] = U[ξ][m][:] · V[ξ][g]
   let mid: KernelSpec[];
-  const fz = fuseWeights(Mg, T);
+  // constant weights are transformed once per loaded model (a prepare step); others per run, fused
+  // into the GEMM tasks when the tiles are few
+  const fz = n.inputs[1]!.const ? undefined : fuseWeights(Mg, T);
   let uCount = 36 * US;
   if (fz) {
     // each task transforms the weights of its rows into its thread's slot (reused by the thread's

@@ -75,6 +75,14 @@ infc_status infc_model_output_info(const infc_model* model, uint32_t index, infc
 /** Bytes of arena infc_model_run needs (may be 0). */
 uint64_t infc_model_arena_size(const infc_model* model);
 
+/** Bytes the model allocated at load for its prepared tensors (constant weights repacked or
+ * transformed for their kernels; may be 0). */
+uint64_t infc_model_prepared_size(const infc_model* model);
+
+/** Runs the plan's prepare steps (filling the prepared tensors) if they have not run yet. The first
+ * infc_model_run does this itself; call it after loading to keep that work out of the first run. */
+infc_status infc_model_prepare(infc_model* model, infc_pool* pool);
+
 /** Runs every step. `arena`: infc_model_arena_size bytes, 64-byte aligned (NULL if the size is 0).
  * `inputs[i]` / `outputs[i]`: the model's i-th input/output, aligned for its dtype. `pool` may be
  * NULL (serial). Allocates nothing. */

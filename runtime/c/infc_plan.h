@@ -1,4 +1,4 @@
-/* infc_plan.h — the plan + weights file format (model.infc), version 1.
+/* infc_plan.h — the plan + weights file format (model.infc), version 2.
  *
  * This header is the ONE definition of the format. The TypeScript writer (codegen/plan-format.ts)
  * mirrors every constant below by name, and test/plan-format.test.ts checks that the two agree.
@@ -44,7 +44,8 @@
  *      136    8  strings_size     bytes of the string table; its last byte is NUL
  *      144    8  plan_checksum    FNV-1a 64 of the plan section
  *      152    8  weights_checksum FNV-1a 64 of the weights section
- *      160    8  reserved         zero
+ *      160    8  prepared_size    bytes of PREPARED tensor storage the model allocates at load
+ *                                 (a multiple of 64, at most 8 * weights_size + 64 MiB)
  *      168    8  header_checksum  FNV-1a 64 of header bytes [0, 168)
  *
  * 2. Tensor record (88 bytes each). Tensors are storage roots: a view shares its base's record.
@@ -54,8 +55,8 @@
  *        3    1  reserved         zero
  *        4    4  name             offset of a NUL-terminated UTF-8 name in the string table
  *        8    8  offset           ARENA: byte offset in the arena; CONST: byte offset in the
- *                                 weights section; INPUT/OUTPUT: zero. Multiple of 64 for
- *                                 ARENA and CONST.
+ *                                 weights section; PREPARED: byte offset in the prepared block;
+ *                                 INPUT/OUTPUT: zero. Multiple of 64 for the others.
  *       16    8  bytes            byte size; equals the size implied by dtype and dims
  *       24   64  dims[8]          int64 each; dims[rank..8) are zero
  *
@@ -63,8 +64,12 @@
  *        0    4  kernel           index into infc_model_kernels
  *        4    4  arg_begin        first entry in the arg list
  *        8    4  arg_count        entries in the arg list
- *       12    4  reserved         zero
+ *       12    4  flags            INFC_STEP_* bits; other bits zero
  *       16    8  tasks            the kernel's parallel iteration space [0, tasks), >= 1
+ *
+ *    Steps flagged INFC_STEP_PREPARE come first. They compute PREPARED tensors (constant weights
+ *    repacked or transformed for the kernels that read them) from CONST and PREPARED tensors only,
+ *    and run once per loaded model, before its first run; the other steps run on every run.
  *
  * 4. Arg list: uint32 tensor ids; a step passes the tensors' pointers in this order.
  * 5. Io list: input_count then output_count uint32 tensor ids, in the model's order. Every INPUT
@@ -77,7 +82,7 @@
 #define INFC_PLAN_H
 
 #define INFC_PLAN_MAGIC "INFC"
-#define INFC_PLAN_VERSION 1
+#define INFC_PLAN_VERSION 2
 #define INFC_PLAN_HEADER_SIZE 176
 #define INFC_PLAN_WEIGHTS_ALIGN 64
 #define INFC_PLAN_ARENA_ALIGN 64
@@ -109,7 +114,7 @@
 #define INFC_PLAN_H_STRINGS_SIZE 136
 #define INFC_PLAN_H_PLAN_CHECKSUM 144
 #define INFC_PLAN_H_WEIGHTS_CHECKSUM 152
-#define INFC_PLAN_H_RESERVED 160
+#define INFC_PLAN_H_PREPARED_SIZE 160
 #define INFC_PLAN_H_HEADER_CHECKSUM 168
 
 /* tensor record */
@@ -128,7 +133,7 @@
 #define INFC_PLAN_S_KERNEL 0
 #define INFC_PLAN_S_ARG_BEGIN 4
 #define INFC_PLAN_S_ARG_COUNT 8
-#define INFC_PLAN_S_RESERVED 12
+#define INFC_PLAN_S_FLAGS 12
 #define INFC_PLAN_S_TASKS 16
 
 /* limits the loader enforces before any arithmetic (larger counts are rejected as corrupt) */
@@ -139,6 +144,9 @@
 #define INFC_PLAN_MAX_IO 65536
 #define INFC_PLAN_MAX_DIM 1099511627776 /* 2^40 */
 #define INFC_PLAN_MAX_TASKS 281474976710656 /* 2^48 */
+/* prepared_size <= PREPARED_FACTOR * weights_size + PREPARED_SLACK (prepared data derives from the weights) */
+#define INFC_PLAN_PREPARED_FACTOR 8
+#define INFC_PLAN_PREPARED_SLACK 67108864
 
 /* targets (kernel ABIs) */
 #define INFC_TARGET_C 1
@@ -148,6 +156,10 @@
 #define INFC_TENSOR_OUTPUT 1
 #define INFC_TENSOR_CONST 2
 #define INFC_TENSOR_ARENA 3
+#define INFC_TENSOR_PREPARED 4
+
+/* step flags */
+#define INFC_STEP_PREPARE 1
 
 /* dtypes: ONNX TensorProto.DataType numbers (file-format numbers: never renumbered) */
 #define INFC_DTYPE_F32 1

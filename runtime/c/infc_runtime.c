@@ -4,7 +4,9 @@
  * The loader trusts nothing: it checks the magic, version, target, the three checksums, then every
  * section, table, offset, size, count and index against the bytes that exist, before the model is
  * handed out. Fields are read byte by byte as little-endian, so the plan needs no alignment and
- * reads the same on any host. Running allocates nothing: pointer tables are sized at load. */
+ * reads the same on any host. Running allocates nothing: pointer tables and the block of prepared
+ * tensors (constant weights repacked for their kernels) are allocated at load; the prepare steps
+ * that fill that block run once, on the first run (or infc_model_prepare). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,11 @@ struct infc_model {
   const uint8_t* data;
   void* owned;              /* the file buffer when loaded by infc_model_load_file */
   uint64_t arena_size;
+  uint64_t prepared_size;
+  void* prepared_raw;       /* the prepared block as allocated */
+  uint8_t* prepared;        /* ... and 64-byte aligned */
+  int prepared_done;        /* the prepare steps have run */
+  uint32_t prepare_count;   /* steps [0, prepare_count) are prepare steps */
   uint32_t tensor_count, step_count, arg_count, input_count, output_count;
   const uint8_t* tensors;
   const uint8_t* steps;
@@ -91,7 +98,7 @@ static int in_section(uint64_t off, uint64_t count, uint64_t rec, uint64_t align
 static infc_status check_tensor(const infc_model* m, const uint8_t* t, uint64_t strings_size, uint64_t weights_size) {
   uint32_t kind = t[INFC_PLAN_T_KIND], rank = t[INFC_PLAN_T_RANK], r;
   uint64_t off = rd64(t + INFC_PLAN_T_OFFSET), bytes = rd64(t + INFC_PLAN_T_BYTES), n = 1, limit;
-  if (kind > INFC_TENSOR_ARENA || rank > INFC_PLAN_MAX_RANK || t[INFC_PLAN_T_RESERVED] ||
+  if (kind > INFC_TENSOR_PREPARED || rank > INFC_PLAN_MAX_RANK || t[INFC_PLAN_T_RESERVED] ||
       rd32(t + INFC_PLAN_T_NAME) >= strings_size) return INFC_STATUS_BAD_TENSOR;
   for (r = 0; r < INFC_PLAN_MAX_RANK; r++) {
     uint64_t d = rd64(t + INFC_PLAN_T_DIMS + 8 * r);
@@ -104,7 +111,7 @@ static infc_status check_tensor(const infc_model* m, const uint8_t* t, uint64_t 
   }
   if (dtype_bytes(t[INFC_PLAN_T_DTYPE], n) != bytes) return INFC_STATUS_BAD_TENSOR;
   if (kind == INFC_TENSOR_INPUT || kind == INFC_TENSOR_OUTPUT) return off ? INFC_STATUS_BAD_TENSOR : INFC_OK;
-  limit = kind == INFC_TENSOR_ARENA ? m->arena_size : weights_size;
+  limit = kind == INFC_TENSOR_ARENA ? m->arena_size : kind == INFC_TENSOR_PREPARED ? m->prepared_size : weights_size;
   return off % 64 == 0 && off <= limit && bytes <= limit - off ? INFC_OK : INFC_STATUS_BAD_TENSOR;
 }
 
@@ -149,7 +156,8 @@ infc_status infc_model_load(const void* data, size_t size, infc_model** out_mode
   w_size = rd64(h + INFC_PLAN_H_WEIGHTS_SIZE);
   if (file_size != size || plan_off != INFC_PLAN_HEADER_SIZE || plan_size > file_size - plan_off ||
       w_off != plan_off + plan_size || w_off % INFC_PLAN_WEIGHTS_ALIGN || w_size != file_size - w_off ||
-      rd64(h + INFC_PLAN_H_RESERVED)) return INFC_STATUS_BAD_LAYOUT;
+      rd64(h + INFC_PLAN_H_PREPARED_SIZE) % 64 ||
+      rd64(h + INFC_PLAN_H_PREPARED_SIZE) > INFC_PLAN_PREPARED_FACTOR * w_size + INFC_PLAN_PREPARED_SLACK) return INFC_STATUS_BAD_LAYOUT;
   if (fnv1a(h + plan_off, plan_size) != rd64(h + INFC_PLAN_H_PLAN_CHECKSUM)) return INFC_STATUS_PLAN_CHECKSUM;
   if (fnv1a(h + w_off, w_size) != rd64(h + INFC_PLAN_H_WEIGHTS_CHECKSUM)) return INFC_STATUS_WEIGHTS_CHECKSUM;
 
@@ -176,6 +184,7 @@ infc_status infc_model_load(const void* data, size_t size, infc_model** out_mode
   if (!m) return INFC_STATUS_OUT_OF_MEMORY;
   m->data = h;
   m->arena_size = rd64(h + INFC_PLAN_H_ARENA_SIZE);
+  m->prepared_size = rd64(h + INFC_PLAN_H_PREPARED_SIZE);
   m->tensor_count = tensors;
   m->step_count = steps;
   m->arg_count = args;
@@ -195,16 +204,32 @@ infc_status infc_model_load(const void* data, size_t size, infc_model** out_mode
   for (i = 0; i < steps && !st; i++) {
     const uint8_t* s = m->steps + (uint64_t)i * INFC_PLAN_STEP_SIZE;
     uint32_t begin = rd32(s + INFC_PLAN_S_ARG_BEGIN);
+    uint32_t flags = rd32(s + INFC_PLAN_S_FLAGS), count = rd32(s + INFC_PLAN_S_ARG_COUNT), a;
     uint64_t tasks = rd64(s + INFC_PLAN_S_TASKS);
-    if (rd32(s + INFC_PLAN_S_KERNEL) >= infc_model_kernel_count || rd32(s + INFC_PLAN_S_RESERVED) || tasks < 1 ||
-        tasks > INFC_PLAN_MAX_TASKS || begin > args || rd32(s + INFC_PLAN_S_ARG_COUNT) > args - begin)
+    if (rd32(s + INFC_PLAN_S_KERNEL) >= infc_model_kernel_count || (flags & ~(uint32_t)INFC_STEP_PREPARE) || tasks < 1 ||
+        tasks > INFC_PLAN_MAX_TASKS || begin > args || count > args - begin)
       st = INFC_STATUS_BAD_STEP;
+    else if (flags & INFC_STEP_PREPARE) {
+      /* prepare steps come first and touch only CONST and PREPARED tensors (no run's buffers exist yet) */
+      if (i != m->prepare_count) st = INFC_STATUS_BAD_STEP;
+      m->prepare_count++;
+      for (a = 0; a < count && !st; a++) {
+        uint32_t id = rd32(m->args + 4 * ((uint64_t)begin + a));
+        uint8_t kind = id < tensors ? m->tensors[(uint64_t)id * INFC_PLAN_TENSOR_SIZE + INFC_PLAN_T_KIND] : 0xff;
+        if (kind != INFC_TENSOR_CONST && kind != INFC_TENSOR_PREPARED) st = INFC_STATUS_BAD_STEP;
+      }
+    }
   }
   for (i = 0; i < args && !st; i++) {
     if (rd32(m->args + 4 * (uint64_t)i) >= tensors) st = INFC_STATUS_BAD_STEP;
   }
   if (!st) st = check_io(m, m->io, ins, INFC_TENSOR_INPUT);
   if (!st) st = check_io(m, m->io + 4 * (uint64_t)ins, outs, INFC_TENSOR_OUTPUT);
+  if (!st && m->prepared_size) {
+    m->prepared_raw = malloc((size_t)m->prepared_size + 64);
+    if (!m->prepared_raw) st = INFC_STATUS_OUT_OF_MEMORY;
+    else m->prepared = (uint8_t*)m->prepared_raw + (64 - (uintptr_t)m->prepared_raw % 64) % 64;
+  }
   if (st) {
     free(m);
     return st;
@@ -249,12 +274,14 @@ infc_status infc_model_load_file(const char* path, infc_model** out_model) {
 void infc_model_free(infc_model* m) {
   if (!m) return;
   free(m->owned);
+  free(m->prepared_raw);
   free(m);
 }
 
 uint32_t infc_model_input_count(const infc_model* m) { return m ? m->input_count : 0; }
 uint32_t infc_model_output_count(const infc_model* m) { return m ? m->output_count : 0; }
 uint64_t infc_model_arena_size(const infc_model* m) { return m ? m->arena_size : 0; }
+uint64_t infc_model_prepared_size(const infc_model* m) { return m ? m->prepared_size : 0; }
 
 static infc_status io_info(const infc_model* m, uint32_t index, uint32_t count, uint32_t first, infc_tensor_info* out) {
   const uint8_t* t;
@@ -279,6 +306,45 @@ infc_status infc_model_output_info(const infc_model* m, uint32_t index, infc_ten
 
 uint32_t infc_model_step_count(const infc_model* m) { return m ? m->step_count : 0; }
 
+/* Points tensor_ptr and argv at the buffers of a run (io 0 while preparing: only CONST and PREPARED
+ * tensors exist then). */
+static void bind(infc_model* m, void* arena, const void* const* inputs, void* const* outputs, int io) {
+  uint32_t i;
+  for (i = 0; i < m->tensor_count; i++) {
+    const uint8_t* t = m->tensors + (uint64_t)i * INFC_PLAN_TENSOR_SIZE;
+    uint64_t off = rd64(t + INFC_PLAN_T_OFFSET);
+    uint8_t kind = t[INFC_PLAN_T_KIND];
+    m->tensor_ptr[i] = kind == INFC_TENSOR_CONST ? (void*)(m->weights + off)
+                     : kind == INFC_TENSOR_PREPARED ? (void*)(m->prepared + off)
+                     : kind == INFC_TENSOR_ARENA && arena ? (void*)((uint8_t*)arena + off) : NULL;
+  }
+  if (io) {
+    for (i = 0; i < m->input_count + m->output_count; i++) {
+      uint32_t id = rd32(m->io + 4 * (uint64_t)i);
+      m->tensor_ptr[id] = i < m->input_count ? (void*)inputs[i] : outputs[i - m->input_count];
+    }
+  }
+  for (i = 0; i < m->arg_count; i++) m->argv[i] = m->tensor_ptr[rd32(m->args + 4 * (uint64_t)i)];
+}
+
+static void run_range(infc_model* m, infc_pool* pool, uint32_t begin, uint32_t end) {
+  uint32_t i;
+  for (i = begin; i < end; i++) {
+    const uint8_t* s = m->steps + (uint64_t)i * INFC_PLAN_STEP_SIZE;
+    infc_pool_parallel_for(pool, infc_model_kernels[rd32(s + INFC_PLAN_S_KERNEL)], m->argv + rd32(s + INFC_PLAN_S_ARG_BEGIN),
+                           (int64_t)rd64(s + INFC_PLAN_S_TASKS));
+  }
+}
+
+infc_status infc_model_prepare(infc_model* m, infc_pool* pool) {
+  if (!m) return INFC_STATUS_INVALID_ARGUMENT;
+  if (m->prepared_done) return INFC_OK;
+  bind(m, NULL, NULL, NULL, 0);
+  run_range(m, pool, 0, m->prepare_count);
+  m->prepared_done = 1;
+  return INFC_OK;
+}
+
 infc_status infc_model_run(infc_model* m, void* arena, const void* const* inputs, void* const* outputs, infc_pool* pool) {
   return infc_model_run_steps(m, arena, inputs, outputs, pool, 0, m ? m->step_count : 0);
 }
@@ -289,24 +355,13 @@ infc_status infc_model_run_steps(infc_model* m, void* arena, const void* const* 
   if (!m || step_begin > step_end || step_end > m->step_count || (m->arena_size && !arena) || (m->input_count && !inputs) || (m->output_count && !outputs))
     return INFC_STATUS_INVALID_ARGUMENT;
   if ((uintptr_t)arena % INFC_PLAN_ARENA_ALIGN) return INFC_STATUS_MISALIGNED;
-  for (i = 0; i < m->tensor_count; i++) {
-    const uint8_t* t = m->tensors + (uint64_t)i * INFC_PLAN_TENSOR_SIZE;
-    uint64_t off = rd64(t + INFC_PLAN_T_OFFSET);
-    uint8_t kind = t[INFC_PLAN_T_KIND];
-    m->tensor_ptr[i] = kind == INFC_TENSOR_CONST ? (void*)(m->weights + off)
-                     : kind == INFC_TENSOR_ARENA ? (void*)((uint8_t*)arena + off) : NULL;
-  }
   for (i = 0; i < m->input_count + m->output_count; i++) {
     uint32_t id = rd32(m->io + 4 * (uint64_t)i);
-    void* p = i < m->input_count ? (void*)inputs[i] : outputs[i - m->input_count];
+    const void* p = i < m->input_count ? inputs[i] : outputs[i - m->input_count];
     if (!p && rd64(m->tensors + (uint64_t)id * INFC_PLAN_TENSOR_SIZE + INFC_PLAN_T_BYTES)) return INFC_STATUS_INVALID_ARGUMENT;
-    m->tensor_ptr[id] = p;
   }
-  for (i = 0; i < m->arg_count; i++) m->argv[i] = m->tensor_ptr[rd32(m->args + 4 * (uint64_t)i)];
-  for (i = step_begin; i < step_end; i++) {
-    const uint8_t* s = m->steps + (uint64_t)i * INFC_PLAN_STEP_SIZE;
-    infc_pool_parallel_for(pool, infc_model_kernels[rd32(s + INFC_PLAN_S_KERNEL)], m->argv + rd32(s + INFC_PLAN_S_ARG_BEGIN),
-                           (int64_t)rd64(s + INFC_PLAN_S_TASKS));
-  }
+  infc_model_prepare(m, pool);
+  bind(m, arena, inputs, outputs, 1);
+  run_range(m, pool, step_begin > m->prepare_count ? step_begin : m->prepare_count, step_end);
   return INFC_OK;
 }
