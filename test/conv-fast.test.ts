@@ -4,7 +4,9 @@
  * the reference interpreter: the blocked depthwise kernel (wide rows and narrow flat planes,
  * strides 1 and 2, 3×3 and 5×5, register and post-row activations), 1×1 convs reading the
  * activation in place (partial last panels, K beyond one block) or packed (7×7 images, whose last
- * column runs as dot products), and the classifier GEMV with a 1000-column bias. Each graph is one
+ * column runs as dot products), the im2col packed once for small images with many output channels
+ * (ResNet18's 7×7 stage; strides, groups, batch 2, dilation, asymmetric pads, 1-D and 3-D), and the
+ * classifier GEMV with a 1000-column bias. Each graph is one
  * C compile, built with -O2 -march=native (the SIMD paths) and run with every task alone in
  * reverse order (runOnC's harness), so tasks must be independent. Each case also checks which
  * kernel its node lowered to. Tolerance: the C target's 1e-4·max|ref| + 1e-5 (c-kernels.test.ts).
@@ -22,13 +24,16 @@ import { graphBuilder } from "./helpers/graph-builder.ts";
 
 interface Case {
   name: string;
-  /** input [N, C, H, W] */
-  x: [number, number, number, number];
+  /** input [N, C, ...spatial] (1 to 3 spatial dims; kernel, stride, pad and dilation the same in each) */
+  x: number[];
   m: number;
   k: number;
   group?: number;
   stride?: number;
   pad?: number;
+  /** all pads, begins then ends (instead of pad) */
+  pads?: number[];
+  dilation?: number;
   bias?: boolean;
   act?: string;
   params?: number[];
@@ -48,19 +53,23 @@ interface Gemv {
 function build(cases: readonly Case[], gemvs: readonly Gemv[], seed: number): { model: Model; inputs: Tensor[] } {
   const { g, inputs, rand, input, konst } = graphBuilder("conv_fast", seed);
   cases.forEach((cs, i) => {
-    const [n, c, h, w] = cs.x;
+    const [n, c, ...sp] = cs.x as [number, number, ...number[]];
+    const nsp = sp.length;
     const group = cs.group ?? 1;
     const s = cs.stride ?? 1;
-    const p = cs.pad ?? Math.floor(cs.k / 2);
-    const oh = Math.floor((h + 2 * p - cs.k) / s) + 1;
-    const ow = Math.floor((w + 2 * p - cs.k) / s) + 1;
-    const fan = (c / group) * cs.k * cs.k;
-    const x = input(`x${i}`, rand([n, c, h, w], 2));
-    const wt = konst(`w${i}`, rand([cs.m, c / group, cs.k, cs.k], Math.sqrt(3 / fan)));
+    const d = cs.dilation ?? 1;
+    const pads = cs.pads ?? new Array<number>(2 * nsp).fill(cs.pad ?? Math.floor(cs.k / 2));
+    const out = sp.map((v, a) => Math.floor((v + pads[a]! + pads[a + nsp]! - d * (cs.k - 1) - 1) / s) + 1);
+    const ks = new Array<number>(nsp).fill(cs.k);
+    const fan = (c / group) * cs.k ** nsp;
+    const x = input(`x${i}`, rand([n, c, ...sp], 2));
+    const wt = konst(`w${i}`, rand([cs.m, c / group, ...ks], Math.sqrt(3 / fan)));
     const b = cs.bias === false ? undefined : konst(`b${i}`, rand([cs.m], 1));
-    const res = cs.residual ? input(`r${i}`, rand([n, cs.m, oh, ow], 2)) : undefined;
-    const y = new Value(`y${i}`, tensorType("f32", [n, cs.m, oh, ow]));
-    const attrs = { group, kernel_shape: [cs.k, cs.k], pads: [p, p, p, p], strides: [s, s], activation: cs.act ?? "", activation_params: cs.params ?? [] };
+    const res = cs.residual ? input(`r${i}`, rand([n, cs.m, ...out], 2)) : undefined;
+    const y = new Value(`y${i}`, tensorType("f32", [n, cs.m, ...out]));
+    const attrs = {
+      group, kernel_shape: ks, pads, strides: ks.map(() => s), dilations: ks.map(() => d), activation: cs.act ?? "", activation_params: cs.params ?? [],
+    };
     g.nodes.push(new Node("FusedConv", `case${i}`, [x, wt, b, res], [y], attrs));
     g.outputs.push(y);
   });
@@ -139,6 +148,23 @@ const SHUFFLENET: Case[] = [
   { name: "batch 2, 1×1 232 → 232 on 14×14, LeakyRelu", x: [2, 232, 14, 14], m: 232, k: 1, act: "LeakyRelu", params: [0.1], kernel: "1x1 sgemm" },
 ];
 
+// im2col packed once (nn-im2col.ts): small images whose GEMM splits the output channels
+const SMALL_IMAGES: Case[] = [
+  { name: "ResNet18 layer4 3×3 512 → 512 on 7×7 with the block's residual, Relu", x: [1, 512, 7, 7], m: 512, k: 3, act: "Relu", residual: true, kernel: "im2col pack" },
+  { name: "ResNet18 layer4 3×3 s2 256 → 512, 14 → 7, Relu", x: [1, 256, 14, 14], m: 512, k: 3, stride: 2, act: "Relu", kernel: "im2col pack" },
+  { name: "ResNet18 downsample 1×1 s2 256 → 512, 14 → 7, no bias", x: [1, 256, 14, 14], m: 512, k: 1, stride: 2, bias: false, kernel: "im2col pack" },
+  { name: "batch 2, 3×3 256 → 512 on 7×7 with a residual, Relu", x: [2, 256, 7, 7], m: 512, k: 3, act: "Relu", residual: true, kernel: "im2col pack" },
+  { name: "3×3 128 → 256 on 5×5, Relu6", x: [1, 128, 5, 5], m: 256, k: 3, act: "Clip", params: [0, 6], kernel: "im2col pack" },
+  { name: "3×3 s2 128 → 256, 5×5 → 3×3, Tanh after the tiles", x: [1, 128, 5, 5], m: 256, k: 3, stride: 2, act: "Tanh", kernel: "im2col pack" },
+  { name: "grouped (4) 3×3 128 → 256 on 7×7 with a residual", x: [1, 128, 7, 7], m: 256, k: 3, group: 4, residual: true, kernel: "im2col pack" },
+  { name: "5×5 64 → 256 on 7×7, pad 2, Relu", x: [1, 64, 7, 7], m: 256, k: 5, act: "Relu", kernel: "im2col pack" },
+  { name: "3×3 dilation 2 128 → 256 on 9×9, pads 1 2 2 1", x: [1, 128, 9, 9], m: 256, k: 3, dilation: 2, pads: [1, 2, 2, 1], kernel: "im2col pack" },
+  { name: "3×3 s2 no padding 96 → 192 on 8×8 (the last input row and column unread)", x: [1, 96, 8, 8], m: 192, k: 3, stride: 2, pad: 0, kernel: "im2col pack" },
+  { name: "1-D k3 s2 256 → 512 on 24", x: [1, 256, 24], m: 512, k: 3, stride: 2, act: "Relu", kernel: "im2col pack" },
+  { name: "3-D 3×3×3 64 → 256 on 4×4×4", x: [1, 64, 4, 4, 4], m: 256, k: 3, residual: true, kernel: "im2col pack" },
+  { name: "ResNet18 layer2 3×3 s2 64 → 128, 56 → 28, stays per task (the columns split)", x: [1, 64, 56, 56], m: 128, k: 3, stride: 2, act: "Relu", kernel: "im2col+sgemm" },
+];
+
 const CLASSIFIERS: Gemv[] = [
   { name: "MobileNetV2 classifier 1280 → 1000 with bias", k: 1280, n: 1000, act: "", kernel: "sgemv" },
   { name: "ShuffleNetV2 classifier 1024 → 1000 with bias, Relu", k: 1024, n: 1000, act: "Relu", kernel: "sgemv" },
@@ -148,4 +174,5 @@ describe("f32 conv fast paths on the C target, at model sizes", () => {
   it("MobileNetV2 layers: expand, depthwise s1/s2, project with residual, 7×7 stage", () => check(MOBILENET), 300_000);
   it("EfficientNet-B0 layers: SiLU, 5×5 depthwise wide and flat, HardSwish, post-row Tanh and Gelu", () => check(EFFICIENTNET), 300_000);
   it("ShuffleNetV2 layers and the classifier GEMVs", () => check(SHUFFLENET, CLASSIFIERS), 300_000);
+  it("small images: im2col packed once (ResNet18's 7×7 stage, strides, groups, batch, dilation, 1-D, 3-D)", () => check(SMALL_IMAGES), 300_000);
 });

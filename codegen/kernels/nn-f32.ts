@@ -3,7 +3,8 @@
  * - Conv: depthwise convs by a blocked direct kernel (depthwise); 1×1 convs on images of 128+
  *   pixels as a GEMM reading the activation in place (pointwise), smaller ones packed then GEMM;
  *   1×1 convs on 1×1 images as dot products; every other conv as im2col per task into a cached
- *   block + GEMM (implicitConv), unless nn-winograd.ts takes it.
+ *   block + GEMM (implicitConv), unless nn-winograd.ts takes it or, where the tasks would repeat
+ *   the im2col (small images, many output channels), it is packed once (nn-im2col.ts) + GEMM.
  * - MatMul and Gemm: packed B + tiled GEMM; a MatMul of at most 4 rows (a classifier) as a GEMV
  *   streaming B in place; Gemm with transposed B and few rows as dot products.
  * Tasks are GEMM tiles (tiles(): enough of them for 2 to 4 threads, balanced), depthwise row
@@ -12,6 +13,7 @@
 import type { EmitNode, KernelArg, KernelSpec, Lowered } from "../kernel.ts";
 import { type Geo3, batchTables, convDims, gemmCOffset, matmulShape } from "./nn-generic.ts";
 import { winogradConv } from "./nn-winograd.ts";
+import { im2colPack, packOnce } from "./nn-im2col.ts";
 import { f32Lit } from "./elementwise-math.ts";
 import { type Epi, type Tiles, SG_KC, SG_NR, ceilDiv, epiDecl, epiHelpers, epiInRegs, epiPost, epiStore, packedSize, sgemmBody, tileBounds, tiles } from "./nn-sgemm.ts";
 
@@ -425,19 +427,19 @@ export function convF32(n: EmitNode, g3: Geo3, s: ConvShape, epi?: Epi): Lowered
   const NPad = ceilDiv(P, SG_NR) * SG_NR;
   const pk = packedSize(Kc, P);
   const BG = N * group;
-  let packBody: string;
+  let pack: KernelSpec;
   if (direct) {
-    packBody = `for (int64_t t = task_begin; t < task_end; t++) {
+    const body = `for (int64_t t = task_begin; t < task_end; t++) {
   const int64_t bg = t / ${Kc}, k = t % ${Kc};
   infc_spack_row(x0 + (bg * ${Cg} + k) * ${P}, ${P}, 0, ${Kc}, s0 + bg * ${pk} + k * INFC_NR);
 }`;
+    pack = { label: "pack", tasks: BG * Kc, body, helpers: ["nn_spack"], args: [inArg("x0", 0), scratchArg("s0", 0)] };
+  } else if (packOnce(g3, s, implicitTiles(s, Mg, P, Kc).mt)) {
+    // the implicit tiling would redo each column's im2col in several tasks: gather it once
+    pack = im2colPack(g3, s);
   } else {
     return { kernels: [implicitConv(n, g3, s, epi)], scratch: [{ dtype: "f32", count: implicitScratch(s, Mg, P, Kc) }] };
   }
-  const pack: KernelSpec = {
-    label: "pack", tasks: BG * Kc, body: packBody, helpers: ["nn_spack"],
-    args: [inArg("x0", 0), scratchArg("s0", 0)],
-  };
   const gemm = sgemmBody({
     count: BG, M: Mg, N: P, K: Kc, lda: Kc, ldc: P,
     aOff: `(bt % ${group}) * ${Mg * Kc}`, bOff: `bt * ${pk}`, cOff: `bt * ${Mg * P}`,
