@@ -5,7 +5,9 @@
  *   npm run bench -- --models ../shared/models [--only resnet18] [--iters 30] [--levels O0,O2] [--json out/bench.json]
  *
  * infc runs through the artifact's own runner (`model_run --bench`, zero-filled inputs); ORT runs
- * through onnxruntime-node on the same shapes. Prints a table of ratios infc/ORT and ends with one
+ * through onnxruntime-node on the same shapes. The two take turns in 5 rounds of iters/5 runs each
+ * (ORT's session stays open; each infc round is a runner process that loads, warms up and times),
+ * so a noisy stretch of a shared machine hits both. Prints a table of ratios infc/ORT and ends with one
  * line `geomean infc/ort 1t=<ratio> 2t=<ratio>` (for the last level given, -O2 by default).
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -27,13 +29,15 @@ const levels = (opt("--levels") ?? "O2").split(",");
 const only = opt("--only");
 const jsonPath = resolve(opt("--json") ?? join(root, "out", "bench.json"));
 const THREADS = [1, 2];
+const ROUNDS = 5;
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 };
 
-async function ortLatency(path: string, threads: number): Promise<number> {
+/** An onnxruntime-node session on zero inputs of the model's shapes, warmed up. */
+async function ortSession(path: string, threads: number): Promise<{ run: (n: number) => Promise<number[]>; release: () => Promise<void> }> {
   const model = importOnnxFile(path);
   const sess = await ort.InferenceSession.create(path, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: "all" });
   const feeds: Record<string, ort.Tensor> = {};
@@ -44,14 +48,18 @@ async function ortLatency(path: string, threads: number): Promise<number> {
     feeds[v.name] = v.type.dtype === "i64" ? new ort.Tensor("int64", new BigInt64Array(n), shape) : new ort.Tensor("float32", new Float32Array(n), shape);
   }
   for (let i = 0; i < 5; i++) await sess.run(feeds);
-  const times: number[] = [];
-  for (let i = 0; i < iters; i++) {
-    const t = performance.now();
-    await sess.run(feeds);
-    times.push(performance.now() - t);
-  }
-  await sess.release();
-  return median(times);
+  return {
+    async run(n) {
+      const times: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t = performance.now();
+        await sess.run(feeds);
+        times.push(performance.now() - t);
+      }
+      return times;
+    },
+    release: () => sess.release(),
+  };
 }
 
 interface Row {
@@ -70,18 +78,30 @@ async function main(): Promise<void> {
   console.log(`model                level threads   infc ms    ort ms   infc/ort`);
   for (const name of models) {
     const path = join(dir, `${name}.onnx`);
-    const ortMs = new Map<number, number>();
-    for (const t of THREADS) ortMs.set(t, await ortLatency(path, t));
-    for (const level of levels) {
+    const outs = levels.map((level) => {
       const out = join(root, "out", "bench", `${name}-${level}`);
       compileArtifact(path, out, { level, cpu: "native", dims: {} });
-      for (const t of THREADS) {
-        const r = benchArtifact(out, { threads: t, iters });
-        const o = ortMs.get(t)!;
-        const row: Row = { model: name, level, threads: t, infcMs: r.medianMs, ortMs: o, ratio: r.medianMs / o };
-        rows.push(row);
-        console.log(`${name.padEnd(20)} ${level.padEnd(5)} ${String(t).padStart(7)} ${r.medianMs.toFixed(2).padStart(9)} ${o.toFixed(2).padStart(9)} ${row.ratio.toFixed(3).padStart(10)}`);
+      return out;
+    });
+    // ORT and infc take turns in ROUNDS rounds, so both see the same moments of a noisy machine;
+    // ORT: the median of all its runs; infc: the median of its rounds' medians
+    const per = Math.max(3, Math.ceil(iters / ROUNDS));
+    for (const t of THREADS) {
+      const sess = await ortSession(path, t);
+      const ortTimes: number[] = [];
+      const infcRounds: number[][] = levels.map(() => []);
+      for (let round = 0; round < ROUNDS; round++) {
+        ortTimes.push(...(await sess.run(per)));
+        outs.forEach((out, li) => infcRounds[li]!.push(benchArtifact(out, { threads: t, iters: per }).medianMs));
       }
+      await sess.release();
+      const o = median(ortTimes);
+      levels.forEach((level, li) => {
+        const ms = median(infcRounds[li]!);
+        const row: Row = { model: name, level, threads: t, infcMs: ms, ortMs: o, ratio: ms / o };
+        rows.push(row);
+        console.log(`${name.padEnd(20)} ${level.padEnd(5)} ${String(t).padStart(7)} ${ms.toFixed(2).padStart(9)} ${o.toFixed(2).padStart(9)} ${row.ratio.toFixed(3).padStart(10)}`);
+      });
     }
   }
   const geo = (level: string, t: number): number => {

@@ -486,11 +486,14 @@ export function tiles(M: number, N: number, K = 1, count = 1, maxRows = 96): Til
   if (want >= 2 && count * mt * nt < 32) {
     // a step of 11 tasks leaves one thread of two idle for a task: among one or two more tiles per
     // side, take the split whose 2-thread makespan (in micro-tile × panel units) is shortest, if it
-    // is shorter by 5% at least (smaller tiles cost a little each)
+    // is shorter by 5% at least (smaller tiles cost a little each). Only the side whose operand is
+    // the smaller one is cut further: more column tiles re-read A (M×K), more row tiles B (K×N) —
+    // for resnet18's 7×7×512 convs (A: 9.4 MB of weights), 9 row tiles × 2 column tiles ran
+    // 15–20% slower than 9 × 1
     const span = (m: number, n: number): number => ceilDiv(count * m * n, 2) * ceilDiv(MU, m) * ceilDiv(NP, n);
     let best = { m: mt, n: nt };
-    for (let m = mt; m <= Math.min(MU, mt + 2); m++) {
-      for (let n = nt; n <= Math.min(NP, nt + 2); n++) if (span(m, n) < 0.95 * span(best.m, best.n)) best = { m, n };
+    for (let m = mt; m <= Math.min(MU, M >= N ? mt + 2 : mt); m++) {
+      for (let n = nt; n <= Math.min(NP, N >= M ? nt + 2 : nt); n++) if (span(m, n) < 0.95 * span(best.m, best.n)) best = { m, n };
     }
     mt = best.m;
     nt = best.n;
