@@ -1,6 +1,6 @@
 /**
- * The f32 GlobalAveragePool fast path of the C target (codegen/kernels/pool-window.ts: blocks of 256
- * summed in 16 float lanes, blocks added in double) at the plane sizes of EfficientNet-B0's
+ * The f32 GlobalAveragePool fast path of the C target (codegen/kernels/pool-window.ts: blocks of up
+ * to 256 summed in 16 float lanes, blocks added in double) at the plane sizes of EfficientNet-B0's
  * squeeze-excite blocks and odd sizes with tails, against the reference interpreter. Built with
  * -O2 -march=native (vectorized) and run with every task alone in reverse order (runOnC's harness).
  * Tolerance: the C target's 1e-4·max|ref| + 1e-5. The inputs are shifted away from zero (values in
@@ -17,8 +17,10 @@ const SHAPES: [number, number, number, number][] = [
   [1, 32, 112, 112], // 12544 = 49 blocks of 256
   [2, 40, 28, 28], // 784: 3 blocks and a tail of 16
   [1, 96, 17, 19], // 323: one block and a tail of 67
-  [1, 24, 8, 8], // 64: tail only
-  [1, 64, 7, 7], // 49: the scalar path
+  [1, 24, 8, 8], // 64: a short block only
+  [1, 1000, 13, 13], // 169: a block of 160 and a tail of 9 (SqueezeNet's classifier)
+  [1, 64, 7, 7], // 49: a block of 48 and a tail of 1
+  [1, 8, 3, 5], // 15: the scalar path
 ];
 
 describe("GlobalAveragePool f32 on the C target", () => {

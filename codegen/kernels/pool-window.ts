@@ -207,18 +207,21 @@ function globalPool(kind: PoolKind): Emitter {
         `}`,
         `y0[t] = ${r.store(dt, "acc")};`,
       ].join("\n");
-    } else if (kind === "avg" && dt === "f32" && plane >= 64) {
-      // blocks of 256 summed in 16 float lanes (vectorizable, short error chains), blocks added in double
+    } else if (kind === "avg" && dt === "f32" && plane >= 16) {
+      // blocks of up to 256 (whole 16s) summed in 16 float lanes (vectorizable, short error chains),
+      // blocks and the last < 16 elements added in double
       inner = [
         `const float* xp = x0 + t * ${plane};`,
         `double acc = 0;`,
         `int64_t j = 0;`,
-        `for (; j + 256 <= ${plane}; j += 256) {`,
+        `while (j + 16 <= ${plane}) {`,
+        `  const int64_t e = j + 256 <= ${plane} ? j + 256 : j + (${plane} - j) / 16 * 16;`,
         `  float a[16] = {0};`,
-        `  for (int64_t k = j; k < j + 256; k += 16)`,
+        `  for (int64_t k = j; k < e; k += 16)`,
         `    for (int l = 0; l < 16; l++) a[l] += xp[k + l];`,
         `  for (int l = 0; l < 8; l++) a[l] += a[l + 8];`,
         `  acc += (double)((a[0] + a[4]) + (a[1] + a[5])) + (double)((a[2] + a[6]) + (a[3] + a[7]));`,
+        `  j = e;`,
         `}`,
         `for (; j < ${plane}; j++) acc += xp[j];`,
         `y0[t] = (float)(acc / ${dlit(plane)});`,
